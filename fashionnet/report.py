@@ -1,0 +1,167 @@
+"""What a prediction says and what a step moved, as text and tidy DataFrames for the pages.
+
+Every number a page shows comes from here, computed from the learner's own tensors. Text follows the
+lesson's words; values are rounded only at the last moment, to the digits shown.
+"""
+
+from __future__ import annotations
+
+import io
+
+import pandas as pd
+import torch
+from PIL import Image
+from torch import nn
+
+from fashionnet.data import CLASSES
+from fashionnet.learner import Learner, Prediction, StepRecord, StepReport
+from fashionnet.settings import Settings, preset_name
+
+LESSON_CODE_LR = 0.0005  # what the lesson's code cell passes to optim.Adam
+LESSON_OUTPUT_LR = 0.005  # what its printed W3 (0.0259 -> 0.0309) shows
+
+
+def percent(p: float) -> str:
+    return f"{100 * p:.1f} %"
+
+
+def prediction_sentence(pred: Prediction, label: int) -> str:
+    """The lesson's sentence: what the network thinks, and what the image is."""
+    guess = pred.predicted
+    if guess == label:
+        return f"The network thinks this is a {CLASSES[guess]} ({percent(pred.probs[guess])}), and it is right."
+    return (
+        f"The network thinks this is a {CLASSES[guess]} ({percent(pred.probs[guess])}); "
+        f"it is a{'n' if CLASSES[label][0] in 'AEIOU' else ''} {CLASSES[label]} ({percent(pred.probs[label])})."
+    )
+
+
+def probabilities_frame(pred: Prediction, label: int | None) -> pd.DataFrame:
+    """One row per class, in the official order, marked predicted and/or true."""
+    guess = pred.predicted
+    roles = []
+    for k in range(len(CLASSES)):
+        role = "predicted and true" if k == guess == label else "predicted" if k == guess else "true class" if k == label else "other"
+        roles.append(role)
+    return pd.DataFrame(
+        {
+            "class": list(CLASSES),
+            "label": range(len(CLASSES)),
+            "probability": pred.probs.double().numpy(),
+            "logit": pred.logits.double().numpy(),
+            "role": roles,
+        }
+    )
+
+
+def w3_change_frame(report: StepReport) -> pd.DataFrame:
+    """All 4,096 entries of W3: row (layer-3 unit), column (layer-2 unit), before, after, change."""
+    rows, cols = torch.meshgrid(torch.arange(64), torch.arange(64), indexing="ij")
+    return pd.DataFrame(
+        {
+            "row": rows.flatten().numpy(),
+            "column": cols.flatten().numpy(),
+            "before": report.w3_before.flatten().double().numpy(),
+            "after": report.w3_after.flatten().double().numpy(),
+            "change": report.w3_delta.flatten().double().numpy(),
+        }
+    )
+
+
+def top_moves(report: StepReport, k: int = 10) -> pd.DataFrame:
+    """The ``k`` entries of W3 that moved most, largest absolute change first."""
+    frame = w3_change_frame(report)
+    return frame.iloc[report.ranked()[:k].numpy()].reset_index(drop=True)
+
+
+def bias_change_frame(report: StepReport) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "unit": range(64),
+            "before": report.b3_before.double().numpy(),
+            "after": report.b3_after.double().numpy(),
+            "change": report.b3_delta.double().numpy(),
+        }
+    )
+
+
+def layer_updates_frame(report: StepReport) -> pd.DataFrame:
+    """How much each layer moved in this step."""
+    return pd.DataFrame(
+        [
+            {
+                "layer": name,
+                "weight change (L2 norm)": u.weight_norm,
+                "bias change (L2 norm)": u.bias_norm,
+                "largest single change": u.max_abs,
+                "weight entries moved": u.moved_share,
+            }
+            for name, u in report.layers.items()
+        ]
+    )
+
+
+def torch_printout(weight: torch.Tensor, bias: torch.Tensor) -> str:
+    """W3 as ``net.W3._parameters`` prints it, corners and all: PyTorch's own formatting."""
+    return repr({"weight": nn.Parameter(weight.clone()), "bias": nn.Parameter(bias.clone())})
+
+
+def net_printout(learner: Learner) -> str:
+    return repr(learner.net)
+
+
+def first_entry_callout(report: StepReport) -> str:
+    """The lesson's remark, with this step's numbers: 'the first number was updated from .0259 to .03'."""
+    b, a = float(report.w3_before[0, 0]), float(report.w3_after[0, 0])
+    return f"The first number, W3[0, 0], was updated from {b:.4f} to {a:.4f} (a change of {a - b:+.7f})."
+
+
+def moved_summary(report: StepReport) -> str:
+    share = report.moved_share
+    delta = report.w3_delta.abs()
+    moved = delta[delta > 0]
+    if moved.numel() == 0:
+        return "No entry of W3 moved in this step."
+    return (
+        f"{share:.1%} of W3's 4,096 entries moved ({int(moved.numel()):,}); "
+        f"the changes range from {float(moved.min()):.7f} to {float(moved.max()):.7f} in size."
+    )
+
+
+def lr_discrepancy(settings: Settings) -> str | None:
+    """Where the lesson's code and its output disagree, said when it matters for these settings."""
+    if settings.optimizer != "adam" or preset_name(settings) == "Modern":
+        return None
+    return (
+        f"The lesson's code cell says `optim.Adam(net.parameters(), lr={LESSON_CODE_LR})`, but its printed W3 moved by "
+        f"0.005 per entry (0.0259 → 0.0309), which only lr = {LESSON_OUTPUT_LR} gives: Adam's first step moves every "
+        f"entry by about lr. This model uses lr = {settings.lr:g}."
+    )
+
+
+def history_frame(history: list[StepRecord], cursor: int) -> pd.DataFrame:
+    return pd.DataFrame(
+        [
+            {
+                "step": r.number,
+                "image": f"{r.ref.split} #{r.ref.index}" if r.ref else "own image",
+                "class": CLASSES[r.label],
+                "optimizer": r.optimizer,
+                "lr": r.lr,
+                "loss before": r.loss_before,
+                "loss after": r.loss_after,
+                "update size": r.update_norm,
+                "applied": r.number <= cursor,
+            }
+            for r in history
+        ],
+        columns=["step", "image", "class", "optimizer", "lr", "loss before", "loss after", "update size", "applied"],
+    )
+
+
+def image_png(image: torch.Tensor, size: int = 280) -> bytes:
+    """A (28, 28) uint8 image as a PNG, scaled up with hard pixel edges so a learner sees the real pixels."""
+    pil = Image.fromarray(image.to(torch.uint8).numpy(), mode="L").resize((size, size), Image.Resampling.NEAREST)
+    buf = io.BytesIO()
+    pil.save(buf, format="PNG")
+    return buf.getvalue()

@@ -1,0 +1,41 @@
+"""Predict: pick an image, see what the network thinks of it."""
+
+import streamlit as st
+
+from fashionnet import charts, report
+from ui.router import ensure_routed, shared_data
+from ui.widgets import pick_image, show_image
+
+ensure_routed()
+learner = st.session_state.learner
+data = shared_data()
+
+st.title("Predict")
+st.caption("Pick an image and see the probability the network gives each of the ten classes.")
+ref = pick_image(data)
+image, label = data.image(ref.split, ref.index)
+prediction = learner.predict(image)
+frame = report.probabilities_frame(prediction, label)
+
+left, right = st.columns([1, 2], gap="large")
+with left:
+    show_image(data, ref)
+with right:
+    st.markdown(f"#### {report.prediction_sentence(prediction, label)}")
+    st.altair_chart(
+        charts.probabilities(frame),
+        key="probs",
+        width="stretch",
+        alt="Bar chart of the ten class probabilities; the table under 'Raw numbers' has the same values.",
+    )
+with st.expander("Raw numbers: logits and probabilities"):
+    st.dataframe(
+        frame,
+        hide_index=True,
+        column_config={
+            "probability": st.column_config.NumberColumn(format="%.6f"),
+            "logit": st.column_config.NumberColumn(format="%.6f"),
+        },
+        key="logits_table",
+    )
+st.caption(f"After {learner.steps_taken} training steps. Go to **Train one step** to change the weights with this image.")

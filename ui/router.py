@@ -1,0 +1,146 @@
+"""The app: page config, one learner per session, navigation, the shared sidebar, then the page.
+
+``app.py`` calls :func:`run`. Every page starts with :func:`ensure_routed`: on a server that has just
+started, Streamlit (1.67) treats an app with a ``pages/`` folder as a folder-based multipage app until
+some session has called ``st.navigation``, so the first visitor of a shared link to ``/train`` would run
+``pages/train.py`` on its own, without this router. ``ensure_routed`` notices that and runs the router
+(which runs the page) instead.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from fashionnet import settings as cfg
+from fashionnet.data import CLASSES, FashionData, load_fashion_mnist
+from fashionnet.learner import ImageRef, Learner
+from fashionnet.links import parse_selection
+
+PAGES = (
+    ("pages/predict.py", "Predict", ":material/image_search:"),
+    ("pages/train.py", "Train one step", ":material/model_training:"),
+)
+_ROUTED = "_routed"  # True while the router is running a page in this session
+
+
+@st.cache_resource(show_spinner="Loading Fashion-MNIST…")
+def shared_data() -> FashionData:
+    """The dataset, read once per process and shared read-only by every session."""
+    return load_fashion_mnist()
+
+
+def run() -> None:
+    st.set_page_config(page_title="FashionNet Lab", page_icon="👕", layout="wide")
+    data = shared_data()
+    _init_session(data)
+    page = st.navigation([st.Page(path, title=title, icon=icon, default=i == 0) for i, (path, title, icon) in enumerate(PAGES)])
+    _sidebar(data)
+    if data.notice:
+        st.warning(data.notice, icon=":material/dataset:")
+    for notice in st.session_state.pop("url_notices", []):
+        st.info(notice, icon=":material/link:")
+    st.session_state[_ROUTED] = True
+    try:
+        page.run()
+    finally:
+        st.session_state[_ROUTED] = False
+    sel = st.session_state.selection
+    wanted = {"split": sel.split, "index": str(sel.index)}
+    if st.query_params.to_dict() != wanted:  # keep the address bar a link to what the learner sees
+        st.query_params.from_dict(wanted)
+
+
+def ensure_routed() -> None:
+    """Run the whole app instead of this page when Streamlit ran the page without the router."""
+    if not st.session_state.get(_ROUTED):
+        run()
+        st.stop()
+
+
+def _init_session(data: FashionData) -> None:
+    ss = st.session_state
+    if "learner" in ss:
+        return
+    ss.learner = Learner(cfg.LESSON)
+    ref, notices = parse_selection(st.query_params.to_dict(), {s: data.size(s) for s in ("train", "test")})
+    ss.selection = ref
+    ss.url_notices = notices
+    _load_settings_fields(ss.learner.settings)
+
+
+def _load_settings_fields(s: cfg.Settings) -> None:
+    ss = st.session_state
+    ss.cfg_preset = cfg.preset_name(s)
+    ss.cfg_seed, ss.cfg_activation, ss.cfg_scale, ss.cfg_optimizer, ss.cfg_lr = s.seed, s.activation, s.scale_inputs, s.optimizer, s.lr
+
+
+def _pending_settings() -> cfg.Settings:
+    ss = st.session_state
+    return cfg.Settings(int(ss.cfg_seed), ss.cfg_activation, bool(ss.cfg_scale), ss.cfg_optimizer, float(ss.cfg_lr))
+
+
+def _preset_chosen() -> None:
+    name = st.session_state.cfg_preset
+    if name in cfg.PRESETS:
+        _load_settings_fields(cfg.Settings(**{**cfg.PRESETS[name].__dict__, "seed": int(st.session_state.cfg_seed)}))
+
+
+def _field_changed() -> None:
+    st.session_state.cfg_preset = cfg.preset_name(_pending_settings())
+
+
+def _apply_settings() -> None:
+    try:
+        st.session_state.learner.reset(_pending_settings())
+        st.toast("Started a fresh model with the new settings.", icon=":material/restart_alt:")
+    except ValueError as err:
+        st.session_state.settings_error = str(err)
+
+
+def _reset() -> None:
+    st.session_state.learner.reset()
+    _load_settings_fields(st.session_state.learner.settings)
+    st.toast("Fresh model from the seed; the history is cleared.", icon=":material/restart_alt:")
+
+
+def _sidebar(data: FashionData) -> None:
+    learner: Learner = st.session_state.learner
+    s = learner.settings
+    sel: ImageRef = st.session_state.selection
+    with st.sidebar:
+        st.markdown("### Your model")
+        st.markdown(
+            f"**{cfg.preset_name(s)}** preset · seed **{s.seed}**  \n"
+            f"{s.activation} · inputs {'0–1' if s.scale_inputs else '0–255 (raw)'}  \n"
+            f"{'Adam' if s.optimizer == 'adam' else 'SGD'} · lr **{s.lr:g}**  \n"
+            f"steps taken: **{learner.steps_taken}**  \n"
+            f"image: {sel.split} #{sel.index}"
+        )
+        st.button(
+            "Reset to the seed",
+            key="reset",
+            icon=":material/restart_alt:",
+            on_click=_reset,
+            help="A fresh model from the seed; the steps taken are discarded.",
+        )
+        with st.expander("Settings", icon=":material/tune:"):
+            st.selectbox("Preset", [*cfg.PRESETS, "Custom"], key="cfg_preset", on_change=_preset_chosen)
+            st.number_input("Seed", 0, cfg.MAX_SEED, step=1, key="cfg_seed", on_change=_field_changed)
+            st.selectbox("Activation", cfg.ACTIVATIONS, key="cfg_activation", on_change=_field_changed)
+            st.toggle("Scale inputs to 0–1", key="cfg_scale", on_change=_field_changed)
+            st.selectbox(
+                "Optimizer", cfg.OPTIMIZERS, key="cfg_optimizer", format_func={"adam": "Adam", "sgd": "SGD"}.get, on_change=_field_changed
+            )
+            st.number_input(
+                "Learning rate", cfg.LR_RANGE[0], cfg.LR_RANGE[1], step=0.0005, format="%g", key="cfg_lr", on_change=_field_changed
+            )
+            if error := st.session_state.pop("settings_error", None):
+                st.error(error)
+            if _pending_settings() != s:
+                seed, steps = int(st.session_state.cfg_seed), learner.steps_taken
+                st.warning(f"Applying starts a fresh model from seed {seed}; the {steps} steps taken are discarded.")
+                st.button("Apply: start a fresh model", key="apply_settings", type="primary", on_click=_apply_settings)
+        st.caption(
+            f"Data: {'full Fashion-MNIST' if data.source == 'full' else 'bundled sample'} "
+            f"({data.size('train'):,} train / {data.size('test'):,} test), {len(CLASSES)} classes."
+        )
