@@ -25,15 +25,17 @@ def percent(p: float) -> str:
     return f"{100 * p:.1f} %"
 
 
+def with_article(label: int) -> str:
+    name = CLASSES[label]
+    return f"{'an' if name[0] in 'AEIOU' else 'a'} {name}"
+
+
 def prediction_sentence(pred: Prediction, label: int) -> str:
     """The lesson's sentence: what the network thinks, and what the image is."""
     guess = pred.predicted
     if guess == label:
-        return f"The network thinks this is a {CLASSES[guess]} ({percent(pred.probs[guess])}), and it is right."
-    return (
-        f"The network thinks this is a {CLASSES[guess]} ({percent(pred.probs[guess])}); "
-        f"it is a{'n' if CLASSES[label][0] in 'AEIOU' else ''} {CLASSES[label]} ({percent(pred.probs[label])})."
-    )
+        return f"The network thinks this is {with_article(guess)} ({percent(pred.probs[guess])}), and it is right."
+    return f"The network thinks this is {with_article(guess)} ({percent(pred.probs[guess])}); it is {with_article(label)} ({percent(pred.probs[label])})."
 
 
 def probabilities_frame(pred: Prediction, label: int | None) -> pd.DataFrame:

@@ -60,46 +60,45 @@ step = learner.last_report
 if step is None:
     st.subheader("W3 now")
     st.code(report.torch_printout(learner.net.W3.weight.detach(), learner.net.W3.bias.detach()), language=None)
-    st.stop()
-
-r = step.record
-st.subheader(f"Step {r.number}: what changed")
-m1, m2, m3 = st.columns(3)
-m1.metric("Loss", f"{r.loss_after:.4f}", f"{r.loss_after - r.loss_before:+.4f} (was {r.loss_before:.4f})", delta_color="inverse")
-m2.metric(
-    f"P({CLASSES[r.label]})",
-    report.percent(r.p_true_after),
-    f"{100 * (r.p_true_after - r.p_true_before):+.2f} points (was {report.percent(r.p_true_before)})",
-)
-m3.metric("W3 entries moved", f"{step.moved_share:.1%}")
-st.info(report.first_entry_callout(step), icon=":material/arrow_forward:")
-st.caption(report.moved_summary(step))
-
-heat, table = st.columns(2, gap="medium")
-with heat:
-    st.markdown("**Change of every W3 entry** (hover for numbers)")
-    st.altair_chart(
-        charts.w3_heatmap(report.w3_change_frame(step)),
-        key="w3_heatmap",
-        alt="Heatmap of the change of all 4,096 entries of W3; the table beside it lists the largest.",
+else:
+    r = step.record
+    st.subheader(f"Step {r.number}: what changed")
+    m1, m2, m3 = st.columns(3)
+    m1.metric("Loss", f"{r.loss_after:.4f}", f"{r.loss_after - r.loss_before:+.4f} (was {r.loss_before:.4f})", delta_color="inverse")
+    m2.metric(
+        f"P({CLASSES[r.label]})",
+        report.percent(r.p_true_after),
+        f"{100 * (r.p_true_after - r.p_true_before):+.2f} points (was {report.percent(r.p_true_before)})",
     )
-with table:
-    st.markdown("**Most-moved entries**")
-    fmt = st.column_config.NumberColumn(format="%.6f")
-    st.dataframe(
-        report.top_moves(step, 12),
-        hide_index=True,
-        key="moved_table",
-        column_config={"before": fmt, "after": fmt, "change": st.column_config.NumberColumn(format="%+.7f")},
-    )
+    m3.metric("W3 entries moved", f"{step.moved_share:.1%}")
+    st.info(report.first_entry_callout(step), icon=":material/arrow_forward:")
+    st.caption(report.moved_summary(step))
 
-st.markdown("**`net.W3._parameters` before the step**, as PyTorch prints it")
-st.code(report.torch_printout(step.w3_before, step.b3_before), language=None)
-st.markdown("**`net.W3._parameters` after the step**")
-st.code(report.torch_printout(step.w3_after, step.b3_after), language=None)
-with st.expander("Bias of W3, and how much every layer moved"):
-    fmt7 = st.column_config.NumberColumn(format="%+.7f")
-    st.dataframe(
-        report.bias_change_frame(step), hide_index=True, key="bias_table", column_config={"before": fmt, "after": fmt, "change": fmt7}
-    )
-    st.dataframe(report.layer_updates_frame(step), hide_index=True, key="layers_table")
+    heat, table = st.columns(2, gap="medium")
+    with heat:
+        st.markdown("**Change of every W3 entry** (hover for numbers)")
+        st.altair_chart(
+            charts.w3_heatmap(report.w3_change_frame(step)),
+            key="w3_heatmap",
+            alt="Heatmap of the change of all 4,096 entries of W3; the table beside it lists the largest.",
+        )
+    with table:
+        st.markdown("**Most-moved entries**")
+        fmt = st.column_config.NumberColumn(format="%.6f")
+        st.dataframe(
+            report.top_moves(step, 12),
+            hide_index=True,
+            key="moved_table",
+            column_config={"before": fmt, "after": fmt, "change": st.column_config.NumberColumn(format="%+.7f")},
+        )
+
+    st.markdown("**`net.W3._parameters` before the step**, as PyTorch prints it")
+    st.code(report.torch_printout(step.w3_before, step.b3_before), language=None)
+    st.markdown("**`net.W3._parameters` after the step**")
+    st.code(report.torch_printout(step.w3_after, step.b3_after), language=None)
+    with st.expander("Bias of W3, and how much every layer moved"):
+        fmt7 = st.column_config.NumberColumn(format="%+.7f")
+        st.dataframe(
+            report.bias_change_frame(step), hide_index=True, key="bias_table", column_config={"before": fmt, "after": fmt, "change": fmt7}
+        )
+        st.dataframe(report.layer_updates_frame(step), hide_index=True, key="layers_table")

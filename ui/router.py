@@ -9,6 +9,8 @@ some session has called ``st.navigation``, so the first visitor of a shared link
 
 from __future__ import annotations
 
+from contextvars import ContextVar
+
 import streamlit as st
 
 from fashionnet import settings as cfg
@@ -20,7 +22,9 @@ PAGES = (
     ("pages/predict.py", "Predict", ":material/image_search:"),
     ("pages/train.py", "Train one step", ":material/model_training:"),
 )
-_ROUTED = "_routed"  # True while the router is running a page in this session
+# True while the router runs a page in this script run. A context variable, not session state: a page
+# may end its run with st.stop(), after which session state can no longer be written.
+_ROUTING: ContextVar[bool] = ContextVar("fashionnet_routing", default=False)
 
 
 @st.cache_resource(show_spinner="Loading Fashion-MNIST…")
@@ -39,11 +43,11 @@ def run() -> None:
         st.warning(data.notice, icon=":material/dataset:")
     for notice in st.session_state.pop("url_notices", []):
         st.info(notice, icon=":material/link:")
-    st.session_state[_ROUTED] = True
+    token = _ROUTING.set(True)
     try:
         page.run()
     finally:
-        st.session_state[_ROUTED] = False
+        _ROUTING.reset(token)
     sel = st.session_state.selection
     wanted = {"split": sel.split, "index": str(sel.index)}
     if st.query_params.to_dict() != wanted:  # keep the address bar a link to what the learner sees
@@ -52,7 +56,7 @@ def run() -> None:
 
 def ensure_routed() -> None:
     """Run the whole app instead of this page when Streamlit ran the page without the router."""
-    if not st.session_state.get(_ROUTED):
+    if not _ROUTING.get():
         run()
         st.stop()
 

@@ -8,7 +8,7 @@ import streamlit as st
 
 from fashionnet.data import CLASSES, FashionData
 from fashionnet.learner import ImageRef
-from fashionnet.report import image_png
+from fashionnet.report import image_png, with_article
 
 
 def _select(ref: ImageRef) -> None:
@@ -73,5 +73,6 @@ def show_image(data: FashionData, ref: ImageRef, width: int = 280) -> None:
         image_png(image),
         width=width,
         caption=f"{'Training' if ref.split == 'train' else 'Test'} image #{ref.index}: {CLASSES[label]}",
-        alt=f"Fashion-MNIST {ref.split} image {ref.index}, a greyscale 28 by 28 picture of a {CLASSES[label]}",
+        output_format="PNG",  # JPEG would blur the 28x28 pixels the learner should see
+        alt=f"Fashion-MNIST {ref.split} image {ref.index}, a greyscale 28 by 28 picture of {with_article(label)}",
     )

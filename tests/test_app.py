@@ -1,0 +1,199 @@
+"""The app through Streamlit's AppTest: every page opens, and the numbers on screen are the learner's."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+from conftest import ROOT
+from streamlit.testing.v1 import AppTest
+
+from fashionnet import report
+from fashionnet.data import CLASSES
+from fashionnet.settings import LESSON, MODERN
+
+pytestmark = pytest.mark.realdata
+
+
+@pytest.fixture
+def at(real_data) -> AppTest:
+    app = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
+    app.run()
+    assert not app.exception
+    return app
+
+
+def texts(at: AppTest) -> str:
+    return "\n".join([m.value for m in at.markdown] + [c.value for c in at.caption] + [i.value for i in at.info] + [w.value for w in at.warning])
+
+
+def chart_rows(at: AppTest, index: int = 0) -> list[dict]:
+    """The rows Streamlit sent for a chart (Arrow IPC bytes in the chart's proto)."""
+    import pyarrow as pa
+
+    (dataset,) = at.get("vega_lite_chart")[index].proto.datasets
+    return pa.ipc.open_stream(dataset.data.data).read_all().to_pylist()
+
+
+def frame_with(at: AppTest, *columns: str):
+    """The one table on the page with these columns (tables are not widgets, so AppTest has no key for them)."""
+    (frame,) = [d.value for d in at.dataframe if set(columns) <= set(d.value.columns)]
+    return frame
+
+
+def train_page(at: AppTest) -> AppTest:
+    at.switch_page("pages/train.py").run()
+    assert not at.exception
+    return at
+
+
+def test_predict_page_shows_the_lesson_prediction(at, real_data):
+    assert at.title[0].value == "Predict"
+    assert "The network thinks this is a Coat (15.2 %); it is an Ankle boot (10.4 %)." in texts(at)
+    rows = chart_rows(at)
+    assert len(rows) == 10
+    learner = at.session_state.learner
+    pred = learner.predict(real_data.image("train", 0)[0])
+    assert [r["probability"] for r in rows] == pytest.approx(pred.probs.double().tolist(), abs=1e-7)
+    assert frame_with(at, "logit")["logit"].tolist() == pytest.approx(pred.logits.double().tolist(), abs=1e-7)
+
+
+def test_picking_images_by_index_class_and_random(at, real_data):
+    at.number_input(key="pick_index").set_value(5).run()
+    assert at.session_state.selection.index == 5
+    label = real_data.image("train", 5)[1]
+    assert f"Training image #5: {CLASSES[label]}" in at.get("image")[0].captions[0]
+    at.selectbox(key="pick_class").select("Sneaker").run()
+    sel = at.session_state.selection
+    assert real_data.image(sel.split, sel.index)[1] == CLASSES.index("Sneaker")
+    first = sel.index
+    at.button(key="next_of_class").click().run()
+    nxt = at.session_state.selection.index
+    assert nxt > first and real_data.image("train", nxt)[1] == CLASSES.index("Sneaker")
+    assert all(real_data.image("train", i)[1] != CLASSES.index("Sneaker") for i in range(first + 1, nxt))
+    at.radio(key="pick_split").set_value("test").run()
+    assert at.session_state.selection.split == "test"
+    at.button(key="random_image").click().run()
+    sel = at.session_state.selection
+    assert sel.split == "test" and 0 <= sel.index < 10000
+    # The prediction sentence follows the selection.
+    image, label = real_data.image(sel.split, sel.index)
+    expected = report.prediction_sentence(at.session_state.learner.predict(image), label)
+    assert expected in texts(at)
+    assert not at.exception
+
+
+def test_train_one_step_shows_the_learners_numbers_and_undo_restores(at):
+    at.number_input(key="pick_index").set_value(0).run()
+    train_page(at)
+    initial = at.code[0].value
+    at.button(key="train_step").click().run()
+    assert not at.exception
+    learner = at.session_state.learner
+    step = learner.last_report
+    assert learner.steps_taken == 1 and step is not None
+    assert at.metric[0].value == f"{step.record.loss_after:.4f}"
+    assert f"was {step.record.loss_before:.4f}" in at.metric[0].delta
+    assert at.metric[0].delta.startswith(f"{step.record.loss_after - step.record.loss_before:+.4f}")
+    assert at.metric[1].value == report.percent(step.record.p_true_after)
+    assert at.metric[2].value == f"{step.moved_share:.1%}"
+    assert report.first_entry_callout(step) in texts(at)
+    codes = [c.value for c in at.code]
+    assert codes[0] == initial == report.torch_printout(step.w3_before, step.b3_before)
+    assert codes[1] == report.torch_printout(step.w3_after, step.b3_after) != initial
+    moved = frame_with(at, "row", "column", "change")
+    expected = report.top_moves(step, 12)
+    assert moved[["row", "column"]].values.tolist() == expected[["row", "column"]].values.tolist()
+    assert moved["change"].tolist() == expected["change"].tolist()
+    heat = chart_rows(at, 0)
+    assert len(heat) == 4096
+    # Undo puts W3 back, exactly.
+    at.button(key="undo_step").click().run()
+    assert at.session_state.learner.steps_taken == 0
+    assert at.code[0].value == initial
+    assert "Back at step 0" in texts(at)
+    at.button(key="redo_step").click().run()
+    assert at.session_state.learner.steps_taken == 1
+    assert at.code[0].value == report.torch_printout(step.w3_after, step.b3_after)
+
+
+def test_selection_carries_over_between_pages(at, real_data):
+    at.number_input(key="pick_index").set_value(17).run()
+    train_page(at)
+    assert at.session_state.selection.index == 17
+    assert at.number_input(key="pick_index").value == 17
+    at.button(key="train_step").click().run()
+    assert at.session_state.learner.history[-1].ref.index == 17
+    assert at.session_state.learner.history[-1].label == real_data.image("train", 17)[1]
+
+
+def test_sidebar_settings_start_a_fresh_model_after_saying_so(at):
+    train_page(at)
+    at.button(key="train_step").click().run()
+    assert "steps taken: **1**" in at.sidebar.markdown[1].value
+    at.selectbox(key="cfg_preset").select("Modern").run()
+    assert at.session_state.learner.settings == LESSON  # nothing changes until applied
+    assert any("starts a fresh model" in w.value and "the 1 steps" in w.value for w in at.sidebar.warning)
+    at.button(key="apply_settings").click().run()
+    assert at.session_state.learner.settings == MODERN
+    assert at.session_state.learner.steps_taken == 0
+    assert "**Modern** preset" in at.sidebar.markdown[1].value
+    at.number_input(key="cfg_lr").set_value(0.0005).run()
+    assert at.selectbox(key="cfg_preset").value == "Custom"
+    at.button(key="train_step").click().run()
+    at.button(key="reset").click().run()
+    assert at.session_state.learner.steps_taken == 0
+    assert at.session_state.learner.settings == MODERN
+
+
+def test_a_step_that_blows_up_is_refused_in_the_page(at):
+    train_page(at)
+    at.selectbox(key="cfg_preset").select("Modern").run()
+    at.selectbox(key="cfg_optimizer").select("sgd").run()
+    at.number_input(key="cfg_lr").set_value(1e6).run()
+    at.button(key="apply_settings").click().run()
+    assert at.session_state.learner.settings == replace(MODERN, optimizer="sgd", lr=1e6)
+    for i in range(3):
+        at.number_input(key="pick_index").set_value(i).run()
+        at.button(key="train_step").click().run()
+    assert not at.exception
+    assert any("would have made the loss or some weights infinite" in w.value for w in at.warning)
+    assert at.session_state.learner.steps_taken == 1
+
+
+def test_url_parameters_select_the_image_and_bad_ones_get_a_notice(real_data):
+    good = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
+    good.query_params["split"] = "test"
+    good.query_params["index"] = "42"
+    good.run()
+    assert good.session_state.selection.split == "test" and good.session_state.selection.index == 42
+    bad = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
+    bad.query_params["index"] = "<b>nope</b>"
+    bad.run()
+    assert not bad.exception
+    assert bad.session_state.selection.index == 0
+    assert any("is not a whole number" in i.value for i in bad.info)
+
+
+def test_two_sessions_never_share_weights(real_data):
+    a = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60).run()
+    b = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60).run()
+    train_page(a).button(key="train_step").click().run()
+    assert a.session_state.learner is not b.session_state.learner
+    assert a.session_state.learner.steps_taken == 1 and b.session_state.learner.steps_taken == 0
+    assert a.session_state.learner.net.W3.weight[0, 0] != b.session_state.learner.net.W3.weight[0, 0]
+
+
+def test_the_sample_is_used_and_announced_when_the_data_is_missing(monkeypatch, tmp_path):
+    from ui.router import shared_data
+
+    monkeypatch.setenv("FASHIONNET_DATA_DIR", str(tmp_path / "missing"))
+    shared_data.clear()
+    try:
+        at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60).run()
+        assert not at.exception
+        notice = at.warning[0].value
+        assert "bundled sample" in notice and "missing" in notice and "FASHIONNET_DATA_DIR" in notice
+        assert "2,000 train" in at.sidebar.caption[0].value
+    finally:
+        shared_data.clear()

@@ -1,0 +1,412 @@
+"""FashionNet Lab in a real Chromium against ``streamlit run app.py``: the lesson walk, shared links, two
+learners at once, the keyboard, and screenshots of every page in light and dark at three sizes.
+
+Run alone with ``python -m pytest -m browser``. Needs Playwright (pip) and Chromium at /usr/bin/chromium;
+without them these tests are skipped with the reason, except under ``CI=true``, where that is a failure.
+Screenshots go to ``$FASHIONNET_SCREENSHOT_DIR`` (default ``<repo>/.artifacts/screenshots``).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+import pytest
+
+from browser_support import (
+    REPO_ROOT,
+    ConsoleLog,
+    StreamlitServer,
+    app_background_rgb,
+    chromium,
+    is_dark,
+    missing_browser_reason,
+    rerun_and_wait,
+    wait_for_app,
+)
+
+pytestmark = pytest.mark.browser
+
+CLASSES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot")
+# Train image 0 is an ankle boot; with the Lesson settings the untrained network says "Coat".
+SENTENCE_TRAIN_0 = "The network thinks this is a Coat (15.2 %); it is an Ankle boot (10.4 %)."
+SIZES = ((1280, 800), (1920, 1080), (390, 844))
+THEMES = ("light", "dark")
+
+CAPTION = "[data-testid=stImageCaption]"
+CODE = "[data-testid=stCode] code"
+PROBS_CHART = "[data-testid=stVegaLiteChart][aria-label^='Bar chart of the ten class probabilities']"
+# Streamlit 1.67 puts `st-key-<key>` classes only on widgets, not on st.altair_chart/st.dataframe, so the
+# heatmap is found by its alt text and the moved table by the column it sits in.
+HEATMAP = "[data-testid=stVegaLiteChart][aria-label^='Heatmap of the change']"
+
+
+# --- fixtures ------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def browser():
+    reason = missing_browser_reason()
+    if reason:
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(f"browser tests cannot run under CI=true: {reason}")
+        pytest.skip(reason)
+    with chromium() as b:
+        yield b
+
+
+@pytest.fixture(scope="session")
+def cache_dir(tmp_path_factory) -> str:
+    """One private FASHIONNET_CACHE_DIR for every server of this test session."""
+    return str(tmp_path_factory.mktemp("fashionnet-cache"))
+
+
+@pytest.fixture(scope="module")
+def server(browser, cache_dir):  # depends on `browser` so that a missing browser skips before a server starts
+    with StreamlitServer(cache_dir=cache_dir) as s:
+        yield s
+
+
+@pytest.fixture
+def fresh_server(browser, cache_dir):
+    with StreamlitServer(cache_dir=cache_dir) as s:
+        yield s
+
+
+class Pages:
+    """Opens pages in their own browser contexts (one context = one learner), collecting console errors."""
+
+    def __init__(self, browser) -> None:
+        self.browser = browser
+        self.opened: list[tuple[object, object, ConsoleLog]] = []
+
+    def open(self, url: str, *, width: int = 1280, height: int = 800, color_scheme: str = "light"):
+        context = self.browser.new_context(viewport={"width": width, "height": height}, color_scheme=color_scheme)
+        context.set_default_timeout(30_000)
+        page = context.new_page()
+        log = ConsoleLog().attach(page)
+        self.opened.append((context, page, log))
+        page.goto(url)
+        wait_for_app(page)
+        return page, log
+
+    def close(self) -> list[str]:
+        errors = []
+        for context, _page, log in self.opened:
+            errors += log.errors
+            context.close()
+        self.opened.clear()
+        return errors
+
+
+@pytest.fixture
+def pages(browser):
+    p = Pages(browser)
+    yield p
+    errors = p.close()
+    assert not errors, "console errors:\n" + "\n".join(errors)  # a safety net; tests also check as they go
+
+
+# --- helpers -------------------------------------------------------------------------------------------
+
+
+def assert_no_exception(page, where: str) -> None:
+    n = page.locator("[data-testid=stException]").count()
+    assert n == 0, f"{where}: {n} exception box(es) shown: {page.locator('[data-testid=stException]').all_inner_texts()}"
+
+
+def heading(page) -> str:
+    return page.locator("[data-testid=stMain] h1").first.inner_text().strip()
+
+
+def caption(page) -> str:
+    return page.locator(CAPTION).first.inner_text().strip()
+
+
+def printouts(page) -> list[str]:
+    return [t.strip() for t in page.locator(CODE).all_inner_texts()]
+
+
+def sidebar_steps(page) -> str:
+    text = page.locator("[data-testid=stSidebarUserContent]").inner_text()
+    m = re.search(r"steps taken:\s*(\d+)", text)
+    assert m, f"no 'steps taken' in the sidebar: {text!r}"
+    return m.group(1)
+
+
+def click_and_wait(page, selector: str) -> None:
+    rerun_and_wait(page, lambda: page.locator(selector).click())
+
+
+def train_step(page) -> None:
+    before = sidebar_steps(page)
+    click_and_wait(page, ".st-key-train_step button")
+    page.wait_for_function(
+        "n => /steps taken:\\s*(\\d+)/.exec(document.querySelector('[data-testid=stSidebarUserContent]').innerText)?.[1] == n",
+        arg=str(int(before) + 1),
+    )
+    wait_for_app(page)
+
+
+def bar_marks(page) -> list[dict]:
+    """The bars vega drew in the probability chart: their aria-labels and drawn sizes.
+
+    Streamlit renders vega-embed with the SVG renderer here; vega gives every mark of a bar layer
+    ``role=graphics-symbol aria-roledescription=bar`` and an ``aria-label`` built from its tooltip.
+    """
+    chart = page.locator(PROBS_CHART)
+    chart.wait_for()
+    assert chart.locator("svg.marks").count() == 1, "the probability chart is not an SVG (canvas renderer?): cannot count its bars"
+    return chart.evaluate(
+        """el => [...el.querySelectorAll('svg.marks g.mark-rect.role-mark [role=graphics-symbol][aria-roledescription=bar]')]
+                 .map(p => { const b = p.getBoundingClientRect();
+                             return {label: p.getAttribute('aria-label'), width: b.width, height: b.height}; })"""
+    )
+
+
+def assert_ten_bars(page) -> None:
+    bars = bar_marks(page)
+    assert len(bars) == 10, f"expected 10 bars, vega drew {len(bars)}: {bars}"
+    classes = [re.search(r"class: ([^;]+)", b["label"]).group(1).strip() for b in bars]
+    assert classes == list(CLASSES), classes
+    assert all(b["height"] > 5 and b["width"] > 0.5 for b in bars), f"some bar is not drawn: {bars}"
+
+
+def moved_table(page):
+    column = page.locator("[data-testid=stColumn]").filter(has=page.get_by_text("Most-moved entries", exact=True))
+    return column.last.locator("[data-testid=stDataFrame]")
+
+
+def canvas_has_ink(page, selector: str) -> bool:
+    """True when the chart's canvas (vega uses canvas for the 4,096-cell heatmap) has many distinct colours."""
+    return page.locator(selector).evaluate(
+        """el => { const c = el.querySelector('canvas'); if (!c || !c.width || !c.height) return false;
+                   const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data; const seen = new Set();
+                   for (let i = 0; i < d.length; i += 16) seen.add(d[i] << 16 | d[i+1] << 8 | d[i+2]);
+                   return seen.size > 20; }"""
+    )
+
+
+def heatmap_drawn(page) -> bool:
+    chart = page.locator(HEATMAP)
+    chart.wait_for()
+    if chart.locator("canvas").count():
+        return canvas_has_ink(page, HEATMAP)
+    return chart.locator("svg.marks [aria-roledescription=rect]").count() == 64 * 64
+
+
+# --- the lesson, end to end ----------------------------------------------------------------------------
+
+
+def test_walk_the_lesson(server, pages):
+    page, log = pages.open(server.url("/"))
+    assert heading(page) == "Predict"
+    assert_ten_bars(page)
+    assert caption(page) == "Training image #0: Ankle boot"
+    assert page.locator("[data-testid=stMain] h4").first.inner_text().strip() == SENTENCE_TRAIN_0
+
+    # Pick by index: train #5 is a pullover.
+    index = page.locator(".st-key-pick_index input")
+    index.fill("5")
+    rerun_and_wait(page, lambda: index.press("Enter"))
+    page.locator(CAPTION, has_text="Training image #5: Pullover").wait_for()
+    sentence = page.locator("[data-testid=stMain] h4").first.inner_text().strip()
+    assert sentence != SENTENCE_TRAIN_0
+    assert re.fullmatch(r"The network thinks this is an? .+ \(\d+\.\d %\)(; it is a Pullover \(\d+\.\d %\)|, and it is right)\.", sentence), sentence
+    assert_ten_bars(page)
+
+    # Pick by class: the first training sneaker is #6.
+    page.locator(".st-key-pick_class [role=combobox]").click()
+    rerun_and_wait(page, lambda: page.get_by_role("option", name="Sneaker", exact=True).click())
+    page.locator(CAPTION, has_text="Training image #6: Sneaker").wait_for()
+    assert "Sneaker" in page.locator("[data-testid=stMain] h4").first.inner_text()
+    assert page.locator(".st-key-pick_class input").input_value() == "Sneaker"
+    assert page.locator(".st-key-pick_index input").input_value() == "6"
+
+    # To the Train page through the sidebar navigation; the selection comes along.
+    rerun_and_wait(page, lambda: page.locator("[data-testid=stSidebarNav] a", has_text="Train one step").click())
+    page.wait_for_url(re.compile(r"/train"))
+    assert heading(page) == "Train one step"
+    assert caption(page) == "Training image #6: Sneaker"
+    assert page.locator("[data-testid=stMain] h3", has_text="W3 now").count() == 1
+    (original,) = printouts(page)
+    assert original.startswith("{'weight': Parameter containing:\ntensor([[ 0.0259, -0.0138,"), original
+    assert page.locator(".st-key-undo_step button").is_disabled()
+
+    train_step(page)
+    assert page.locator("[data-testid=stMain] h3", has_text="Step 1: what changed").count() == 1
+    assert heatmap_drawn(page), "the W3 heatmap is empty"
+    table = moved_table(page)
+    table.wait_for()
+    assert table.bounding_box()["height"] > 100, "the moved-entries table is not drawn"
+    before, after = printouts(page)
+    assert before == original, "the 'before' printout is not W3 as it was before the step"
+    assert after != before, "W3 did not change in the printout"
+    assert after.startswith("{'weight': Parameter containing:\ntensor([[")
+    assert sidebar_steps(page) == "1"
+
+    click_and_wait(page, ".st-key-undo_step button")
+    page.locator("[data-testid=stMain] h3", has_text="W3 now").wait_for()
+    assert printouts(page) == [original], "after Undo, W3 is not what it was before the step"
+    assert sidebar_steps(page) == "0"
+    assert page.locator(".st-key-redo_step button").is_enabled()
+    assert_no_exception(page, "lesson walk")
+    log.assert_clean("lesson walk")
+
+
+def test_every_page_without_errors(server, pages):
+    page, log = pages.open(server.url("/"))
+    assert_no_exception(page, "/")
+    page.locator("[data-testid=stExpander] summary", has_text="Raw numbers").click()
+    page.locator("[data-testid=stExpander]:has-text('Raw numbers') [data-testid=stDataFrame]").wait_for()
+    rerun_and_wait(page, lambda: page.locator("[data-testid=stSidebarNav] a", has_text="Train one step").click())
+    assert heading(page) == "Train one step"
+    assert_no_exception(page, "Train one step, before a step")
+    train_step(page)
+    assert_no_exception(page, "Train one step, after a step")
+    page.locator("[data-testid=stExpander] summary", has_text="Bias of W3").click()
+    rerun_and_wait(page, lambda: page.locator("[data-testid=stSidebarNav] a", has_text="Predict").click())
+    assert heading(page) == "Predict"
+    assert_no_exception(page, "Predict, after a step")
+    log.assert_clean("pages opened through the navigation")
+
+    page2, log2 = pages.open(server.url("/train"))
+    assert heading(page2) == "Train one step"
+    assert_no_exception(page2, "/train opened directly")
+    log2.assert_clean("/train opened directly")
+    assert "Traceback" not in server.log(), f"the server logged a traceback:\n{server.log()}"
+
+
+# --- shared links, as the very first request to a fresh server -----------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("path", "title", "expected_caption", "notice"),
+    [
+        ("/", "Predict", "Training image #0: Ankle boot", None),
+        ("/predict", "Predict", "Training image #0: Ankle boot", None),
+        ("/train", "Train one step", "Training image #0: Ankle boot", None),
+        ("/train?split=test&index=5", "Train one step", "Test image #5: Trouser", None),
+        ("/predict?split=test&index=9999999", "Predict", "Training image #0: Ankle boot", "9,999,999"),
+    ],
+)
+def test_shared_link_as_first_visit(fresh_server, pages, path, title, expected_caption, notice):
+    page, log = pages.open(fresh_server.url(path))
+    assert heading(page) == title
+    nav = [t.strip().splitlines()[-1] for t in page.locator("[data-testid=stSidebarNav] a").all_inner_texts()]  # after the icon
+    assert nav == ["Predict", "Train one step"], nav
+    assert caption(page) == expected_caption
+    if notice:
+        info = page.locator("[data-testid=stAlertContentInfo]", has_text=notice)
+        assert info.count() == 1, "no notice about the link's bad index"
+    assert_no_exception(page, path)
+    if title == "Train one step":
+        assert page.locator(".st-key-train_step button").is_visible()
+    else:
+        assert_ten_bars(page)
+    log.assert_clean(f"{path} as first visit")
+
+
+# --- two learners at once ------------------------------------------------------------------------------
+
+
+def test_two_learners_at_once(server, pages):
+    a, log_a = pages.open(server.url("/train?split=train&index=0"))
+    b, log_b = pages.open(server.url("/train?split=test&index=3"))
+    assert caption(a) == "Training image #0: Ankle boot"
+    assert caption(b) == "Test image #3: Trouser"
+    (original,) = printouts(a)
+    assert printouts(b) == [original], "two fresh learners start from different weights"
+
+    train_step(a)
+    train_step(b)
+    train_step(a)
+
+    assert sidebar_steps(a) == "2"
+    assert sidebar_steps(b) == "1"
+    assert a.locator("[data-testid=stCaptionContainer]", has_text="Steps taken: 2 (history: 2)").count() == 1
+    assert b.locator("[data-testid=stCaptionContainer]", has_text="Steps taken: 1 (history: 1)").count() == 1
+    b_before, b_after = printouts(b)
+    a_before, a_after = printouts(a)
+    assert b_before == original, "B's step did not start from the seed's weights: A's steps leaked into B"
+    assert a_before != original, "A's second step started from the seed again"
+    assert b_after != a_after
+    assert caption(a) == "Training image #0: Ankle boot" and caption(b) == "Test image #3: Trouser"
+    log_a.assert_clean("learner A")
+    log_b.assert_clean("learner B")
+
+
+# --- keyboard ------------------------------------------------------------------------------------------
+
+
+def test_keyboard_reaches_train_button(server, pages):
+    page, log = pages.open(server.url("/train"))
+    inside = "() => !!document.activeElement?.closest('.st-key-train_step')"
+    trail = []
+    for _ in range(60):
+        page.keyboard.press("Tab")
+        if page.evaluate(inside):
+            break
+        trail.append(page.evaluate("() => { const e = document.activeElement; return (e.getAttribute('aria-label') || e.innerText || e.tagName).slice(0, 30); }"))
+    else:
+        pytest.fail(f"60 Tab presses never reached 'Train one step'; focus went through: {trail}")
+    assert page.evaluate("() => document.activeElement.tagName") == "BUTTON"
+    rerun_and_wait(page, lambda: page.keyboard.press("Enter"))
+    page.locator("[data-testid=stMain] h3", has_text="Step 1: what changed").wait_for()
+    assert sidebar_steps(page) == "1"
+    log.assert_clean("keyboard")
+
+
+# --- screenshots ---------------------------------------------------------------------------------------
+
+
+def screenshot_dir() -> Path:
+    folder = Path(os.environ.get("FASHIONNET_SCREENSHOT_DIR") or REPO_ROOT / ".artifacts" / "screenshots")
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def shoot(page, folder: Path, name: str) -> list[Path]:
+    """The viewport as a learner sees it, and a tall shot of everything the main area scrolls through."""
+    viewport = page.viewport_size
+    shot = folder / f"{name}.png"
+    page.screenshot(path=shot)
+    tall = page.evaluate(
+        """() => Math.max(...['stMain', 'stAppViewContainer', 'stSidebarContent']
+               .map(id => document.querySelector(`[data-testid=${id}]`)).filter(Boolean).map(e => e.scrollHeight))"""
+    )
+    full = folder / f"{name}-full.png"
+    page.set_viewport_size({"width": viewport["width"], "height": max(int(tall), viewport["height"])})
+    page.wait_for_timeout(400)  # charts re-fit to the new size
+    wait_for_app(page)
+    page.screenshot(path=full)
+    page.set_viewport_size(viewport)
+    page.wait_for_timeout(200)
+    return [shot, full]
+
+
+@pytest.mark.parametrize("theme", THEMES)
+def test_screenshots(server, pages, theme):
+    folder = screenshot_dir()
+    print(f"\nscreenshots: {folder}")
+    saved = []
+    for width, height in SIZES:
+        size = f"{width}x{height}"
+        page, log = pages.open(server.url("/"), width=width, height=height, color_scheme=theme)
+        assert is_dark(app_background_rgb(page)) == (theme == "dark"), f"{theme} theme not applied: background {app_background_rgb(page)}"
+        assert_ten_bars(page)
+        saved += shoot(page, folder, f"predict-{size}-{theme}")
+
+        page.goto(server.url("/train"))
+        wait_for_app(page)
+        assert heading(page) == "Train one step"
+        saved += shoot(page, folder, f"train-before-{size}-{theme}")
+        train_step(page)
+        assert heatmap_drawn(page)
+        saved += shoot(page, folder, f"train-after-{size}-{theme}")
+        assert is_dark(app_background_rgb(page)) == (theme == "dark")
+        assert_no_exception(page, f"screenshots {size} {theme}")
+        log.assert_clean(f"screenshots {size} {theme}")
+    assert all(p.stat().st_size > 5_000 for p in saved)
+    print("\n".join(str(p) for p in saved))

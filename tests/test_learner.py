@@ -1,0 +1,192 @@
+"""The learner's step report against an independent plain-PyTorch step; undo, redo, reset and rollback bit for bit."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+import torch
+from torch import nn
+
+from fashionnet.learner import ImageRef, Learner, NothingToUndo, StepRefused
+from fashionnet.settings import LESSON, MODERN, Settings
+
+SETTINGS = {
+    "lesson": LESSON,
+    "modern": MODERN,
+    "sgd-sigmoid": replace(LESSON, optimizer="sgd", lr=0.1),
+    "relu-raw-adam": Settings(seed=3, activation="relu", scale_inputs=False, optimizer="adam", lr=0.01),
+}
+
+
+class PlainRun:
+    """The same training written from scratch in plain PyTorch, starting from a copy of a learner's weights."""
+
+    def __init__(self, learner: Learner, settings: Settings) -> None:
+        act = nn.Sigmoid() if settings.activation == "sigmoid" else nn.ReLU()
+        self.model = nn.Sequential(nn.Linear(784, 64), act, nn.Linear(64, 64), act, nn.Linear(64, 64), act, nn.Linear(64, 10))
+        src = learner.net
+        with torch.no_grad():
+            for dst, layer in zip(self.model[::2], (src.W1, src.W2, src.W3, src.W4), strict=True):
+                dst.weight.copy_(layer.weight)
+                dst.bias.copy_(layer.bias)
+        params = self.model.parameters()
+        self.opt = torch.optim.Adam(params, lr=settings.lr) if settings.optimizer == "adam" else torch.optim.SGD(params, lr=settings.lr)
+        self.settings = settings
+
+    def step(self, image: torch.Tensor, label: int) -> dict:
+        x = image.float().reshape(1, 784)
+        if self.settings.scale_inputs:
+            x = x / 255.0
+        y = torch.tensor([label])
+        before = {k: v.clone() for k, v in self.model.state_dict().items()}
+        logits = self.model(x)
+        loss = nn.functional.cross_entropy(logits, y)
+        self.opt.zero_grad()
+        loss.backward()
+        grad = self.model[4].weight.grad.clone()
+        self.opt.step()
+        with torch.no_grad():
+            logits_after = self.model(x)
+        return {
+            "before": before,
+            "after": {k: v.clone() for k, v in self.model.state_dict().items()},
+            "loss_before": loss.item(),
+            "loss_after": nn.functional.cross_entropy(logits_after, y).item(),
+            "p_before": torch.softmax(logits, 1)[0, label].item(),
+            "p_after": torch.softmax(logits_after, 1)[0, label].item(),
+            "grad": grad,
+            "probs_after": torch.softmax(logits_after, 1)[0],
+        }
+
+
+@pytest.mark.realdata
+@pytest.mark.parametrize("name", list(SETTINGS))
+def test_step_report_matches_plain_pytorch(real_data, name):
+    settings = SETTINGS[name]
+    learner = Learner(settings)
+    run = PlainRun(learner, settings)
+    # A few steps first, so Adam's moments are not at their first-step values.
+    for i in (5, 6, 7):
+        learner.train_step(*real_data.image("train", i))
+        run.step(*real_data.image("train", i))
+    image, label = real_data.image("test", 3)
+    plain = run.step(image, label)
+    step = learner.train_step(image, label, ImageRef("test", 3))
+
+    w_before, w_after = plain["before"]["4.weight"], plain["after"]["4.weight"]
+    assert torch.equal(step.w3_before, w_before)
+    assert torch.equal(step.w3_after, w_after)
+    assert torch.equal(step.w3_delta, w_after - w_before)
+    assert torch.equal(step.b3_delta, plain["after"]["4.bias"] - plain["before"]["4.bias"])
+    assert torch.equal(step.w3_grad, plain["grad"])
+    assert step.record.loss_before == pytest.approx(plain["loss_before"], abs=0, rel=1e-7)
+    assert step.record.loss_after == pytest.approx(plain["loss_after"], rel=1e-6)
+    assert step.record.p_true_before == pytest.approx(plain["p_before"], rel=1e-6)
+    assert step.record.p_true_after == pytest.approx(plain["p_after"], rel=1e-6)
+    assert torch.allclose(step.after.probs, plain["probs_after"], rtol=1e-6, atol=0)
+    assert step.moved_share == float((w_after != w_before).sum()) / 4096
+    # Every layer's update size, against the plain model's parameter changes.
+    for layer, idx in zip(("W1", "W2", "W3", "W4"), (0, 2, 4, 6), strict=True):
+        dw = plain["after"][f"{idx}.weight"] - plain["before"][f"{idx}.weight"]
+        db = plain["after"][f"{idx}.bias"] - plain["before"][f"{idx}.bias"]
+        assert step.layers[layer].weight_norm == pytest.approx(float(dw.norm()), rel=1e-6)
+        assert step.layers[layer].bias_norm == pytest.approx(float(db.norm()), rel=1e-6)
+        assert step.layers[layer].max_abs == pytest.approx(float(max(dw.abs().max(), db.abs().max())), rel=1e-6)
+    # The ranking: absolute change, largest first.
+    ranked = step.ranked()
+    changes = (w_after - w_before).abs().flatten()
+    assert torch.equal(changes[ranked], torch.sort(changes, descending=True).values)
+    assert step.record.ref == ImageRef("test", 3) and step.record.number == 4
+
+
+def state_of(learner: Learner) -> dict[str, torch.Tensor]:
+    """Weights and every optimizer buffer, flattened, for bit-for-bit comparisons."""
+    out = {f"param.{k}": v.clone() for k, v in learner.net.state_dict().items()}
+    for i, state in learner.optimizer.state_dict()["state"].items():
+        for k, v in state.items():
+            out[f"opt.{i}.{k}"] = v.clone() if isinstance(v, torch.Tensor) else torch.tensor(v)
+    return out
+
+
+def assert_same_state(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor]) -> None:
+    assert a.keys() == b.keys()
+    for k in a:
+        assert torch.equal(a[k], b[k]), k
+
+
+@pytest.mark.realdata
+@pytest.mark.parametrize("name", ["lesson", "modern", "sgd-sigmoid"])
+def test_undo_redo_and_goto_are_exact(real_data, name):
+    learner = Learner(SETTINGS[name], keyframe_every=8)  # small keyframe gap: replay paths get exercised
+    states = [state_of(learner)]
+    for i in range(30):
+        learner.train_step(*real_data.image("train", i), ImageRef("train", i))
+        states.append(state_of(learner))
+    learner.undo()
+    assert learner.steps_taken == 29
+    assert_same_state(state_of(learner), states[29])
+    learner.undo()
+    assert_same_state(state_of(learner), states[28])
+    learner.redo()
+    assert_same_state(state_of(learner), states[29])
+    for target in (0, 17, 3, 30, 8, 16, 1, 25):
+        learner.goto(target)
+        assert learner.steps_taken == target
+        assert_same_state(state_of(learner), states[target])
+    # Going back and training the same image again continues exactly as the first time.
+    learner.goto(12)
+    learner.train_step(*real_data.image("train", 12))
+    assert_same_state(state_of(learner), states[13])
+    assert len(learner.history) == 13  # the new step ended the undone future
+    with pytest.raises(NothingToUndo):
+        learner.redo()
+
+
+@pytest.mark.realdata
+def test_undo_at_start_and_reset(real_data):
+    learner = Learner(MODERN)
+    with pytest.raises(NothingToUndo):
+        learner.undo()
+    fresh = state_of(learner)
+    for i in range(3):
+        learner.train_step(*real_data.image("train", i))
+    learner.reset()
+    assert_same_state(state_of(learner), fresh)
+    assert learner.history == [] and learner.steps_taken == 0 and learner.last_report is None
+    learner.reset(replace(MODERN, seed=5))
+    assert learner.settings.seed == 5
+    assert not torch.equal(learner.net.W3.weight, fresh["param.W3.weight"])
+
+
+@pytest.mark.realdata
+def test_a_step_that_blows_up_is_refused_and_rolled_back(real_data):
+    learner = Learner(replace(MODERN, optimizer="sgd", lr=1e6))
+    refused = None
+    for i in range(10):
+        before = state_of(learner)
+        steps = list(learner.history)
+        try:
+            learner.train_step(*real_data.image("train", i))
+        except StepRefused as err:
+            refused = err
+            break
+    assert refused is not None, "lr 1e6 with SGD should blow up within a few steps"
+    assert "smaller learning rate" in str(refused)
+    assert_same_state(state_of(learner), before)  # weights and optimizer exactly as before the bad step
+    assert learner.history == steps
+    assert all(torch.isfinite(p).all() for p in learner.net.parameters())
+
+
+def test_settings_are_validated():
+    for bad in (Settings(lr=0), Settings(lr=float("nan")), Settings(lr=float("inf")), Settings(seed=-1), Settings(activation="tanh"), Settings(optimizer="rmsprop")):
+        with pytest.raises(ValueError):
+            Learner(bad)
+
+
+@pytest.mark.realdata
+def test_history_memory_for_200_steps_is_within_budget(real_data):
+    learner = Learner(LESSON)
+    for i in range(200):
+        learner.train_step(*real_data.image("train", i))
+    assert learner.history_bytes() < 5_000_000
