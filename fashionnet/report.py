@@ -35,7 +35,8 @@ def prediction_sentence(pred: Prediction, label: int) -> str:
     guess = pred.predicted
     if guess == label:
         return f"The network thinks this is {with_article(guess)} ({percent(pred.probs[guess])}), and it is right."
-    return f"The network thinks this is {with_article(guess)} ({percent(pred.probs[guess])}); it is {with_article(label)} ({percent(pred.probs[label])})."
+    thinks = f"The network thinks this is {with_article(guess)} ({percent(pred.probs[guess])})"
+    return f"{thinks}; it is {with_article(label)} ({percent(pred.probs[label])})."
 
 
 def probabilities_frame(pred: Prediction, label: int | None) -> pd.DataFrame:

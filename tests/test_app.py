@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import replace
 
 import pytest
-from conftest import ROOT
 from streamlit.testing.v1 import AppTest
 
+from conftest import ROOT
 from fashionnet import report
 from fashionnet.data import CLASSES
 from fashionnet.settings import LESSON, MODERN
@@ -24,7 +24,8 @@ def at(real_data) -> AppTest:
 
 
 def texts(at: AppTest) -> str:
-    return "\n".join([m.value for m in at.markdown] + [c.value for c in at.caption] + [i.value for i in at.info] + [w.value for w in at.warning])
+    shown = [*at.markdown, *at.caption, *at.info, *at.warning]
+    return "\n".join(e.value for e in shown)
 
 
 def chart_rows(at: AppTest, index: int = 0) -> list[dict]:

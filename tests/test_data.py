@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import write_idx
 
+from conftest import write_idx
 from fashionnet.data import CLASSES, SAMPLE_DIR, DataError, load_fashion_mnist, read_gz_folder
 
 
@@ -55,38 +55,38 @@ def test_missing_file_is_named(tiny_folder, tmp_path, name):
 def test_truncated_gz_is_named(tiny_folder, tmp_path):
     path = tiny_folder / "train-images-idx3-ubyte.gz"
     path.write_bytes(path.read_bytes()[:200])
-    with pytest.raises(DataError, match="train-images-idx3-ubyte.gz.*truncated"):
+    with pytest.raises(DataError, match=r"train-images-idx3-ubyte\.gz.*truncated"):
         read_gz_folder(tiny_folder, tmp_path / "cache")
 
 
 def test_not_gzip_is_named(tiny_folder, tmp_path):
     (tiny_folder / "t10k-images-idx3-ubyte.gz").write_bytes(b"this is not gzip at all")
-    with pytest.raises(DataError, match="t10k-images-idx3-ubyte.gz"):
+    with pytest.raises(DataError, match=r"t10k-images-idx3-ubyte\.gz"):
         read_gz_folder(tiny_folder, tmp_path / "cache")
 
 
 def test_wrong_magic_number_is_named(tiny_folder, tmp_path):
     write_idx(tiny_folder / "train-labels-idx1-ubyte.gz", [1, 2, 3], (3,), magic=0x12345678)
-    with pytest.raises(DataError, match="train-labels-idx1-ubyte.gz.*not a valid IDX label file"):
+    with pytest.raises(DataError, match=r"train-labels-idx1-ubyte\.gz.*not a valid IDX label file"):
         read_gz_folder(tiny_folder, tmp_path / "cache")
 
 
 def test_truncated_content_inside_a_good_gzip_is_named(tiny_folder, tmp_path):
     path = tiny_folder / "train-images-idx3-ubyte.gz"
     path.write_bytes(gzip.compress(gzip.decompress(path.read_bytes())[:-100]))
-    with pytest.raises(DataError, match="train-images-idx3-ubyte.gz"):
+    with pytest.raises(DataError, match=r"train-images-idx3-ubyte\.gz"):
         read_gz_folder(tiny_folder, tmp_path / "cache")
 
 
 def test_label_count_must_match_images(tiny_folder, tmp_path):
     write_idx(tiny_folder / "t10k-labels-idx1-ubyte.gz", [1, 2, 3], (3,))
-    with pytest.raises(DataError, match="t10k-labels-idx1-ubyte.gz.*3 labels for 2 images"):
+    with pytest.raises(DataError, match=r"t10k-labels-idx1-ubyte\.gz.*3 labels for 2 images"):
         read_gz_folder(tiny_folder, tmp_path / "cache")
 
 
 def test_labels_out_of_range_are_refused(tiny_folder, tmp_path):
     write_idx(tiny_folder / "train-labels-idx1-ubyte.gz", [1, 12, 3], (3,))
-    with pytest.raises(DataError, match="label 12"):
+    with pytest.raises(DataError, match=r"label 12"):
         read_gz_folder(tiny_folder, tmp_path / "cache")
 
 
