@@ -131,6 +131,43 @@ def moved_summary(report: StepReport) -> str:
     )
 
 
+def why_it_moved(report: StepReport) -> str:
+    """Why the entries moved as they did, in the lesson's plain words, from this step's own numbers."""
+    r = report.record
+    delta, grad = report.w3_delta, report.w3_grad
+    still_rows = int((delta == 0).all(dim=1).sum())
+    still_cols = int((delta == 0).all(dim=0).sum())
+    moved_rows = (delta != 0).any(dim=1)
+    one_sign_rows = int(((delta[moved_rows] >= 0).all(dim=1) | (delta[moved_rows] <= 0).all(dim=1)).sum())
+    parts = [
+        "For one image, W3's gradient is an outer product: entry (i, j) gets the error signal of layer-3 unit i "
+        "times the activation of layer-2 unit j."
+    ]
+    if r.optimizer == "adam" and r.number == 1 and report.w3_before.numel():
+        ratio = delta[delta != 0].abs() / r.lr
+        if ratio.numel():
+            parts.append(
+                f"Adam's first step moves every entry whose gradient is not zero by lr = {r.lr:g} against the sign of "
+                f"its gradient, whatever the gradient's size (here {float(ratio.min()):.4f}×lr to {float(ratio.max()):.4f}×lr)."
+            )
+    elif r.optimizer == "adam":
+        parts.append("Adam divides each entry's step by the root of its running squared gradient, so steps stay near lr in size.")
+    else:
+        parts.append(f"SGD moves each entry by lr × its gradient (lr = {r.lr:g}), so entries with bigger gradients move more.")
+    if int(moved_rows.sum()):
+        parts.append(f"{one_sign_rows} of the {int(moved_rows.sum())} rows that moved moved all one way.")
+    if still_rows or still_cols:
+        zero_rows, zero_cols = int((grad == 0).all(dim=1).sum()), int((grad == 0).all(dim=0).sum())
+        parts.append(
+            f"{still_rows} rows and {still_cols} columns did not move at all. A row has no gradient when its unit's error signal "
+            f"is exactly zero ({zero_rows} rows this step: ReLU units that were off pass no gradient back), and a column has none "
+            f"when its layer-2 unit's output is exactly zero ({zero_cols} columns)."
+        )
+        if r.optimizer == "adam" and r.number > 1:
+            parts.append("With Adam, an entry with no gradient now can still move on the momentum of earlier steps.")
+    return " ".join(parts)
+
+
 def lr_discrepancy(settings: Settings) -> str | None:
     """Where the lesson's code and its output disagree, said when it matters for these settings."""
     if settings.optimizer != "adam" or preset_name(settings) == "Modern":

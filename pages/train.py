@@ -73,6 +73,7 @@ else:
     m3.metric("W3 entries moved", f"{step.moved_share:.1%}")
     st.info(report.first_entry_callout(step), icon=":material/arrow_forward:")
     st.caption(report.moved_summary(step))
+    st.markdown(f"**Why:** {report.why_it_moved(step)}")
 
     heat, table = st.columns(2, gap="medium")
     with heat:

@@ -106,3 +106,27 @@ def test_link_parameters(params, expected, notices):
     assert (ref.split, ref.index) == expected
     assert len(said) == notices
     assert all(len(n) < 200 for n in said)
+
+
+@pytest.mark.parametrize("settings", [LESSON, MODERN], ids=["lesson", "modern"])
+def test_why_it_moved_counts_match_plain_pytorch(real_data, settings):
+    from plain_reference import PlainRun
+
+    learner = Learner(settings)
+    plain = PlainRun(learner, settings).step(*real_data.image("train", 0))
+    step = learner.train_step(*real_data.image("train", 0))
+    grad = plain["grad"]
+    delta = plain["after"]["4.weight"] - plain["before"]["4.weight"]
+    still_rows, still_cols = int((delta == 0).all(1).sum()), int((delta == 0).all(0).sum())
+    text = report.why_it_moved(step)
+    if settings == MODERN:
+        # The measured facts: only 26 % of W3 moves, 36 rows and 26 columns not at all.
+        assert (still_rows, still_cols) == (36, 26)
+        assert round(100 * float((delta != 0).float().mean())) == 26
+        assert f"{still_rows} rows and {still_cols} columns did not move at all" in text
+        assert f"({int((grad == 0).all(1).sum())} rows this step" in text
+    else:
+        assert still_rows == still_cols == 0 and "did not move" not in text
+        # Adam's first step: every entry moves by lr to within 0.02 %.
+        assert torch.allclose(delta.abs(), torch.full_like(delta, settings.lr), rtol=2e-4, atol=0)
+        assert "64 of the 64 rows that moved moved all one way" in text
