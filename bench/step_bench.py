@@ -28,7 +28,9 @@ ROUNDS = 300
 
 def plain_setup():
     torch.manual_seed(0)
-    model = nn.Sequential(nn.Linear(784, 64), nn.Sigmoid(), nn.Linear(64, 64), nn.Sigmoid(), nn.Linear(64, 64), nn.Sigmoid(), nn.Linear(64, 10))
+    model = nn.Sequential(
+        nn.Linear(784, 64), nn.Sigmoid(), nn.Linear(64, 64), nn.Sigmoid(), nn.Linear(64, 64), nn.Sigmoid(), nn.Linear(64, 10)
+    )
     return model, torch.optim.Adam(model.parameters(), lr=0.005), nn.CrossEntropyLoss()
 
 
