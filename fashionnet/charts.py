@@ -15,11 +15,14 @@ ROLE_COLOURS = {"predicted": "#e66101", "true class": "#5e3c99", "predicted and 
 DIVERGING = "blueorange"  # colour-blind safe; negative blue, positive orange
 
 
-def probabilities(frame: pd.DataFrame) -> alt.Chart:
-    """Ten horizontal bars, official class order, predicted and true class coloured and named in the legend."""
+def probabilities(frame: pd.DataFrame, dark: bool = False) -> alt.Chart:
+    """Ten horizontal bars, official class order, predicted and true class coloured and named in the legend.
+
+    ``dark``: the page's theme is dark, so the value labels beside the bars are drawn light.
+    """
     roles = [r for r in ROLE_COLOURS if r in set(frame["role"])]
     base = alt.Chart(frame).encode(
-        y=alt.Y("class:N", sort=list(CLASSES), title=None, axis=alt.Axis(labelLimit=200, labelFontSize=13)),
+        y=alt.Y("class:N", sort=list(CLASSES), title=None, axis=alt.Axis(labelLimit=200, labelFontSize=13, labelOverlap=False)),
         x=alt.X("probability:Q", title="probability", scale=alt.Scale(domain=[0, 1]), axis=alt.Axis(format=".0%")),
         tooltip=[
             alt.Tooltip("class:N"),
@@ -35,8 +38,9 @@ def probabilities(frame: pd.DataFrame) -> alt.Chart:
             legend=alt.Legend(title=None, orient="bottom"),
         )
     )
-    labels = base.mark_text(align="left", dx=4, fontSize=12).encode(text=alt.Text("probability:Q", format=".1%"))
-    return (bars + labels).properties(height=alt.Step(30))
+    text_colour = "#fafafa" if dark else "#31333f"  # Streamlit's own text colours of each theme
+    labels = base.mark_text(align="left", dx=4, fontSize=13, color=text_colour).encode(text=alt.Text("probability:Q", format=".1%"))
+    return (bars + labels).properties(height=320)
 
 
 def w3_heatmap(frame: pd.DataFrame, value: str = "change", title: str = "change in W3") -> alt.Chart:

@@ -22,7 +22,7 @@ LESSON_OUTPUT_LR = 0.005  # what its printed W3 (0.0259 -> 0.0309) shows
 
 
 def percent(p: float) -> str:
-    return f"{100 * p:.1f} %"
+    return f"{100 * p:.1f}\u00a0%"  # a no-break space: "15.2 %" never wraps before its sign
 
 
 def with_article(label: int) -> str:

@@ -23,7 +23,7 @@ with left:
 with right:
     st.markdown(f"#### {report.prediction_sentence(prediction, label)}")
     st.altair_chart(
-        charts.probabilities(frame),
+        charts.probabilities(frame, dark=st.context.theme.type == "dark"),
         key="probs",
         width="stretch",
         alt="Bar chart of the ten class probabilities; the table under 'Raw numbers' has the same values.",

@@ -31,35 +31,36 @@ def move(action) -> None:
 
 
 st.title("Train one step")
-with st.expander("Choose the image", expanded=learner.last_report is None):
-    ref = pick_image(data)
+ref = st.session_state.selection
 image, label = data.image(ref.split, ref.index)
-left, right = st.columns([1, 2], gap="large")
+left, right = st.columns([1, 3], gap="medium", vertical_alignment="center")
 with left:
-    show_image(data, ref, width=200)
+    show_image(data, ref, width=168)
 with right:
     st.markdown(f"**Now:** {report.prediction_sentence(learner.predict(image), label)}")
-    if note := report.lr_discrepancy(learner.settings):
-        st.info(note, icon=":material/menu_book:")
-    b1, b2, b3 = st.columns(3)
-    b1.button("Train one step", key="train_step", type="primary", on_click=train, icon=":material/play_arrow:")
-    b2.button("Undo", key="undo_step", on_click=move, args=(learner.undo,), disabled=learner.steps_taken == 0, icon=":material/undo:")
-    b3.button(
-        "Redo",
-        key="redo_step",
-        on_click=move,
-        args=(learner.redo,),
-        disabled=learner.steps_taken >= len(learner.history),
-        icon=":material/redo:",
-    )
+    with st.container(horizontal=True, gap="small"):
+        st.button("Train one step", key="train_step", type="primary", on_click=train, icon=":material/play_arrow:")
+        st.button("Undo", key="undo_step", on_click=move, args=(learner.undo,), disabled=learner.steps_taken == 0, icon=":material/undo:")
+        st.button(
+            "Redo",
+            key="redo_step",
+            on_click=move,
+            args=(learner.redo,),
+            disabled=learner.steps_taken >= len(learner.history),
+            icon=":material/redo:",
+        )
     st.caption(f"Steps taken: {learner.steps_taken} (history: {len(learner.history)})")
+with st.expander("Choose another image"):
+    pick_image(data)
+if note := report.lr_discrepancy(learner.settings):
+    st.info(note, icon=":material/menu_book:")
 if message := st.session_state.pop("step_message", None):
     st.warning(message, icon=":material/info:")
 
 step = learner.last_report
 if step is None:
     st.subheader("W3 now")
-    st.code(report.torch_printout(learner.net.W3.weight.detach(), learner.net.W3.bias.detach()), language=None)
+    st.code(report.torch_printout(learner.net.W3.weight.detach(), learner.net.W3.bias.detach()), language=None, wrap_lines=True)
 else:
     r = step.record
     st.subheader(f"Step {r.number}: what changed")
@@ -88,15 +89,16 @@ else:
         fmt = st.column_config.NumberColumn(format="%.6f")
         st.dataframe(
             report.top_moves(step, 12),
+            height=35 * 13 + 3,  # all 12 rows and the header, no inner scrolling
             hide_index=True,
             key="moved_table",
             column_config={"before": fmt, "after": fmt, "change": st.column_config.NumberColumn(format="%+.7f")},
         )
 
     st.markdown("**`net.W3._parameters` before the step**, as PyTorch prints it")
-    st.code(report.torch_printout(step.w3_before, step.b3_before), language=None)
+    st.code(report.torch_printout(step.w3_before, step.b3_before), language=None, wrap_lines=True)
     st.markdown("**`net.W3._parameters` after the step**")
-    st.code(report.torch_printout(step.w3_after, step.b3_after), language=None)
+    st.code(report.torch_printout(step.w3_after, step.b3_after), language=None, wrap_lines=True)
     with st.expander("Bias of W3, and how much every layer moved"):
         fmt7 = st.column_config.NumberColumn(format="%+.7f")
         st.dataframe(

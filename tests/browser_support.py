@@ -169,13 +169,9 @@ def wait_for_app(page, timeout: float = APP_TIMEOUT_MS) -> None:
     """
     page.wait_for_timeout(150)
     page.wait_for_selector("[data-testid=stApp][data-test-script-state=notRunning]", timeout=timeout, state="attached")
-    page.wait_for_function(
-        "sel => document.querySelectorAll(sel).length === 0", arg=_BUSY_SELECTOR, timeout=timeout, polling=100
-    )
+    page.wait_for_function("sel => document.querySelectorAll(sel).length === 0", arg=_BUSY_SELECTOR, timeout=timeout, polling=100)
     # Stale elements of the previous run fade out; wait for them to go.
-    page.wait_for_function(
-        "() => document.querySelectorAll('[data-stale=true]').length === 0", timeout=timeout, polling=100
-    )
+    page.wait_for_function("() => document.querySelectorAll('[data-stale=true]').length === 0", timeout=timeout, polling=100)
 
 
 def rerun_and_wait(page, action, timeout: float = APP_TIMEOUT_MS) -> None:

@@ -50,7 +50,7 @@ def train_page(at: AppTest) -> AppTest:
 
 def test_predict_page_shows_the_lesson_prediction(at, real_data):
     assert at.title[0].value == "Predict"
-    assert "The network thinks this is a Coat (15.2 %); it is an Ankle boot (10.4 %)." in texts(at)
+    assert "The network thinks this is a Coat (15.2\u00a0%); it is an Ankle boot (10.4\u00a0%)." in texts(at)
     rows = chart_rows(at)
     assert len(rows) == 10
     learner = at.session_state.learner

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -30,7 +31,7 @@ pytestmark = pytest.mark.browser
 
 CLASSES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot")
 # Train image 0 is an ankle boot; with the Lesson settings the untrained network says "Coat".
-SENTENCE_TRAIN_0 = "The network thinks this is a Coat (15.2 %); it is an Ankle boot (10.4 %)."
+SENTENCE_TRAIN_0 = "The network thinks this is a Coat (15.2\u00a0%); it is an Ankle boot (10.4\u00a0%)."
 SIZES = ((1280, 800), (1920, 1080), (390, 844))
 THEMES = ("light", "dark")
 
@@ -91,21 +92,31 @@ class Pages:
         wait_for_app(page)
         return page, log
 
-    def close(self) -> list[str]:
-        errors = []
-        for context, _page, log in self.opened:
-            errors += log.errors
+    def save_evidence(self, name: str) -> None:
+        """Screenshots of every open page, for a test that failed."""
+        folder = screenshot_dir() / "failures"
+        folder.mkdir(exist_ok=True)
+        for i, (_context, page, log) in enumerate(self.opened):
+            try:
+                page.screenshot(path=folder / f"{name}-{i}.png", full_page=True)
+                print(f"failure screenshot: {folder / f'{name}-{i}.png'} ({page.url}); console errors: {log.errors}")
+            except Exception as err:  # the page may be gone; the evidence is a bonus
+                print(f"no failure screenshot of page {i}: {err}")
+
+    def close(self) -> None:
+        for context, _page, _log in self.opened:
             context.close()
         self.opened.clear()
-        return errors
 
 
 @pytest.fixture
-def pages(browser):
+def pages(browser, request):
     p = Pages(browser)
+    failed_before = request.session.testsfailed
     yield p
-    errors = p.close()
-    assert not errors, "console errors:\n" + "\n".join(errors)  # a safety net; tests also check as they go
+    if request.session.testsfailed > failed_before:
+        p.save_evidence(re.sub(r"[^\w.-]+", "_", request.node.name)[:80])
+    p.close()
 
 
 # --- helpers -------------------------------------------------------------------------------------------
@@ -213,7 +224,9 @@ def test_walk_the_lesson(server, pages):
     page.locator(CAPTION, has_text="Training image #5: Pullover").wait_for()
     sentence = page.locator("[data-testid=stMain] h4").first.inner_text().strip()
     assert sentence != SENTENCE_TRAIN_0
-    assert re.fullmatch(r"The network thinks this is an? .+ \(\d+\.\d %\)(; it is a Pullover \(\d+\.\d %\)|, and it is right)\.", sentence), sentence
+    assert re.fullmatch(
+        r"The network thinks this is an? .+ \(\d+\.\d\u00a0%\)(; it is a Pullover \(\d+\.\d\u00a0%\)|, and it is right)\.", sentence
+    ), sentence
     assert_ten_bars(page)
 
     # Pick by class: the first training sneaker is #6.
@@ -281,6 +294,10 @@ def test_every_page_without_errors(server, pages):
 # --- shared links, as the very first request to a fresh server -----------------------------------------
 
 
+class PageNotFound(AssertionError):
+    """The app answered a page's own path with Streamlit's 'Page not found' dialog."""
+
+
 @pytest.mark.parametrize(
     ("path", "title", "expected_caption", "notice"),
     [
@@ -288,7 +305,8 @@ def test_every_page_without_errors(server, pages):
         ("/predict", "Predict", "Training image #0: Ankle boot", None),
         ("/train", "Train one step", "Training image #0: Ankle boot", None),
         ("/train?split=test&index=5", "Train one step", "Test image #5: Trouser", None),
-        ("/predict?split=test&index=9999999", "Predict", "Training image #0: Ankle boot", "9,999,999"),
+        # Each parameter falls back on its own: the set is valid, so it stays the test set.
+        ("/predict?split=test&index=9999999", "Predict", "Test image #0: Ankle boot", "9,999,999"),
     ],
 )
 def test_shared_link_as_first_visit(fresh_server, pages, path, title, expected_caption, notice):
@@ -305,6 +323,14 @@ def test_shared_link_as_first_visit(fresh_server, pages, path, title, expected_c
         assert page.locator(".st-key-train_step button").is_visible()
     else:
         assert_ten_bars(page)
+    if "split=test&index=5" in path:
+        assert "split=test&index=5" in page.url, f"the address lost the link's image: {page.url}"
+    not_found = page.locator("[role=dialog]", has_text="Page not found")
+    if not_found.count():
+        raise PageNotFound(f"{path}: {not_found.first.inner_text()!r}; address now {page.url}")
+    wanted_path = urlsplit(fresh_server.url(path)).path
+    if urlsplit(page.url).path != wanted_path:
+        raise PageNotFound(f"{path}: the address became {page.url}")
     log.assert_clean(f"{path} as first visit")
 
 
@@ -340,15 +366,19 @@ def test_two_learners_at_once(server, pages):
 # --- keyboard ------------------------------------------------------------------------------------------
 
 
+FOCUSED_NAME = "() => { const e = document.activeElement; return (e.getAttribute('aria-label') || e.innerText || e.tagName).slice(0, 30); }"
+
+
 def test_keyboard_reaches_train_button(server, pages):
     page, log = pages.open(server.url("/train"))
     inside = "() => !!document.activeElement?.closest('.st-key-train_step')"
     trail = []
-    for _ in range(60):
+    for presses in range(1, 61):
         page.keyboard.press("Tab")
         if page.evaluate(inside):
+            print(f"'Train one step' reached with {presses} Tab presses")
             break
-        trail.append(page.evaluate("() => { const e = document.activeElement; return (e.getAttribute('aria-label') || e.innerText || e.tagName).slice(0, 30); }"))
+        trail.append(page.evaluate(FOCUSED_NAME))
     else:
         pytest.fail(f"60 Tab presses never reached 'Train one step'; focus went through: {trail}")
     assert page.evaluate("() => document.activeElement.tagName") == "BUTTON"
@@ -370,19 +400,24 @@ def screenshot_dir() -> Path:
 def shoot(page, folder: Path, name: str) -> list[Path]:
     """The viewport as a learner sees it, and a tall shot of everything the main area scrolls through."""
     viewport = page.viewport_size
+    page.mouse.move(viewport["width"] // 2, 4)  # park the pointer on the empty header: no hover toolbars or tooltips
     shot = folder / f"{name}.png"
     page.screenshot(path=shot)
+    # The main area scrolls inside [data-testid=stMain]; an open sidebar scrolls on its own (a collapsed
+    # one is off screen and its scrollHeight means nothing).
     tall = page.evaluate(
-        """() => Math.max(...['stMain', 'stAppViewContainer', 'stSidebarContent']
-               .map(id => document.querySelector(`[data-testid=${id}]`)).filter(Boolean).map(e => e.scrollHeight))"""
+        """() => { const main = document.querySelector('[data-testid=stMain]');
+                   const side = document.querySelector('[data-testid=stSidebar]');
+                   const sideContent = document.querySelector('[data-testid=stSidebarContent]');
+                   const sideOpen = side && sideContent && side.getBoundingClientRect().right > 10;
+                   return Math.max(main.scrollHeight, sideOpen ? sideContent.scrollHeight : 0); }"""
     )
     full = folder / f"{name}-full.png"
     page.set_viewport_size({"width": viewport["width"], "height": max(int(tall), viewport["height"])})
-    page.wait_for_timeout(400)  # charts re-fit to the new size
+    page.wait_for_timeout(250)  # charts re-fit to the new size (a ResizeObserver, then a vega re-render)
     wait_for_app(page)
     page.screenshot(path=full)
-    page.set_viewport_size(viewport)
-    page.wait_for_timeout(200)
+    page.set_viewport_size(viewport)  # what comes next (a click, a page load) waits for the layout itself
     return [shot, full]
 
 

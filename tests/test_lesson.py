@@ -70,7 +70,7 @@ def test_lesson_numbers(real_data):
     pred = learner.predict(image)
     assert pred.predicted == 4  # "Coat"
     sentence = report.prediction_sentence(pred, label)
-    assert sentence == "The network thinks this is a Coat (15.2 %); it is an Ankle boot (10.4 %)."
+    assert sentence == "The network thinks this is a Coat (15.2\u00a0%); it is an Ankle boot (10.4\u00a0%)."
     step = learner.train_step(image, label)
     assert f"{step.record.loss_before:.4f}" == "2.2632"
     after = report.torch_printout(step.w3_after, step.b3_after)

@@ -40,8 +40,10 @@ def test_probabilities_frame_and_chart(real_data):
 
 def test_sentence_when_right():
     pred = Prediction(logits=torch.zeros(10), probs=torch.tensor([0.05] * 9 + [0.55]))
-    assert report.prediction_sentence(pred, 9) == "The network thinks this is an Ankle boot (55.0 %), and it is right."
-    assert report.prediction_sentence(pred, 0) == "The network thinks this is an Ankle boot (55.0 %); it is a T-shirt/top (5.0 %)."
+    assert report.prediction_sentence(pred, 9) == "The network thinks this is an Ankle boot (55.0\u00a0%), and it is right."
+    assert (
+        report.prediction_sentence(pred, 0) == "The network thinks this is an Ankle boot (55.0\u00a0%); it is a T-shirt/top (5.0\u00a0%)."
+    )
 
 
 def test_w3_frames_and_heatmap(lesson_step):

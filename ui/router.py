@@ -18,10 +18,6 @@ from fashionnet.data import CLASSES, FashionData, load_fashion_mnist
 from fashionnet.learner import ImageRef, Learner
 from fashionnet.links import parse_selection
 
-PAGES = (
-    ("pages/predict.py", "Predict", ":material/image_search:"),
-    ("pages/train.py", "Train one step", ":material/model_training:"),
-)
 # True while the router runs a page in this script run. A context variable, not session state: a page
 # may end its run with st.stop(), after which session state can no longer be written.
 _ROUTING: ContextVar[bool] = ContextVar("fashionnet_routing", default=False)
@@ -37,7 +33,15 @@ def run() -> None:
     st.set_page_config(page_title="FashionNet Lab", page_icon="👕", layout="wide")
     data = shared_data()
     _init_session(data)
-    page = st.navigation([st.Page(path, title=title, icon=icon, default=i == 0) for i, (path, title, icon) in enumerate(PAGES)])
+    page = st.navigation(
+        [
+            st.Page("pages/predict.py", title="Predict", icon=":material/image_search:", default=True, url_path="home"),
+            st.Page("pages/train.py", title="Train one step", icon=":material/model_training:"),
+            # Streamlit serves the default page only at "/" (and reserves its file name's path for it,
+            # hence "home" above); this hidden alias makes a typed or shared /predict work too.
+            st.Page("pages/predict.py", title="Predict", url_path="predict", visibility="hidden"),
+        ]
+    )
     _sidebar(data)
     if data.notice:
         st.warning(data.notice, icon=":material/dataset:")
