@@ -19,9 +19,9 @@ from torch import nn
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from fashionnet.data import load_fashion_mnist  # noqa: E402
-from fashionnet.learner import Learner  # noqa: E402
-from fashionnet.settings import LESSON  # noqa: E402
+from fashionnet.data import load_fashion_mnist
+from fashionnet.learner import Learner
+from fashionnet.settings import LESSON
 
 ROUNDS = 300
 
