@@ -52,3 +52,11 @@ def tiny_folder(tmp_path: Path) -> Path:
     write_idx(folder / "t10k-images-idx3-ubyte.gz", test, (2, 28, 28))
     write_idx(folder / "t10k-labels-idx1-ubyte.gz", [2, 7], (2,))
     return folder
+
+
+def pytest_terminal_summary(terminalreporter) -> None:
+    """Say where the browser tests left their screenshots, so CI's log points at them."""
+    folder = Path(os.environ.get("FASHIONNET_SCREENSHOT_DIR", ROOT / ".artifacts" / "screenshots"))
+    shots = sorted(folder.rglob("*.png")) if folder.is_dir() else []
+    if shots:
+        terminalreporter.write_line(f"browser screenshots: {folder} ({len(shots)} PNG files)")
