@@ -43,10 +43,22 @@ def probabilities(frame: pd.DataFrame, dark: bool = False) -> alt.Chart:
     return (bars + labels).properties(height=320)
 
 
-def w3_heatmap(frame: pd.DataFrame, value: str = "change", title: str = "change in W3") -> alt.Chart:
-    """A 64x64 heatmap of one column of ``frame`` (row, column, before, after, change)."""
+def w3_heatmap(frame: pd.DataFrame, value: str = "change", title: str = "change in W3", selectable: bool = False) -> alt.Chart:
+    """A 64x64 heatmap of one column of ``frame`` (row, column, before, after, change[, gradient]).
+
+    ``selectable``: a click picks an entry (selection parameter "entry", fields row and column).
+    """
     limit = float(frame[value].abs().max()) or 1e-12  # symmetric around zero, even when nothing moved
-    return (
+    tooltip = [
+        alt.Tooltip("row:O"),
+        alt.Tooltip("column:O"),
+        alt.Tooltip("before:Q", format=".6f"),
+        alt.Tooltip("after:Q", format=".6f"),
+        alt.Tooltip("change:Q", format="+.7f"),
+    ]
+    if "gradient" in frame:
+        tooltip.append(alt.Tooltip("gradient:Q", format="+.3e"))
+    chart = (
         alt.Chart(frame)
         .mark_rect()
         .encode(
@@ -55,15 +67,52 @@ def w3_heatmap(frame: pd.DataFrame, value: str = "change", title: str = "change 
             color=alt.Color(
                 f"{value}:Q",
                 scale=alt.Scale(scheme=DIVERGING, domain=[-limit, limit], domainMid=0),
-                legend=alt.Legend(title=title, format=".4f", orient="right"),
+                legend=alt.Legend(title=title, format=".2e" if value == "gradient" else ".4f", orient="right"),
             ),
-            tooltip=[
-                alt.Tooltip("row:O"),
-                alt.Tooltip("column:O"),
-                alt.Tooltip("before:Q", format=".6f"),
-                alt.Tooltip("after:Q", format=".6f"),
-                alt.Tooltip("change:Q", format="+.7f"),
-            ],
+            tooltip=tooltip,
         )
         .properties(height=384, width="container")
+    )
+    if selectable:
+        entry = alt.selection_point(name="entry", fields=["row", "column"], on="click", clear="dblclick")
+        chart = chart.add_params(entry).encode(opacity=alt.condition(entry, alt.value(1.0), alt.value(0.3)))
+    return chart
+
+
+def vector_bars(frame: pd.DataFrame, title: str) -> alt.Chart:
+    """One 64-unit vector (unit, value) as bars, negative blue and positive orange, zero line visible."""
+    return (
+        alt.Chart(frame)
+        .mark_bar()
+        .encode(
+            x=alt.X("unit:O", title="unit", axis=alt.Axis(values=list(range(0, 64, 8)), labelAngle=0)),
+            y=alt.Y("value:Q", title=title),
+            color=alt.condition("datum.value < 0", alt.value("#2166ac"), alt.value("#e66101")),
+            tooltip=[alt.Tooltip("unit:O"), alt.Tooltip("value:Q", format="+.4e")],
+        )
+        .properties(height=160, width="container")
+    )
+
+
+def histograms(frame: pd.DataFrame) -> alt.Chart:
+    """Pre-binned activation histograms (preset, layer, from, to, share), one panel per layer and preset."""
+    return (
+        alt.Chart(frame)
+        .mark_bar()
+        .encode(
+            x=alt.X("from:Q", title="unit output", bin="binned"),
+            x2="to:Q",
+            y=alt.Y("share:Q", title="share of outputs", axis=alt.Axis(format=".0%")),
+            color=alt.Color("preset:N", scale=alt.Scale(domain=["Lesson", "Modern"], range=["#5e3c99", "#e66101"]), legend=None),
+            tooltip=[
+                alt.Tooltip("preset:N"),
+                alt.Tooltip("layer:N"),
+                alt.Tooltip("from:Q", format=".3f"),
+                alt.Tooltip("to:Q", format=".3f"),
+                alt.Tooltip("share:Q", format=".1%"),
+            ],
+        )
+        .properties(height=110, width=260)
+        .facet(row=alt.Row("layer:N", title=None), column=alt.Column("preset:N", title=None))
+        .resolve_scale(x="independent")
     )

@@ -91,6 +91,11 @@ class StepReport:
     b3_after: torch.Tensor  # (64,)
     w3_grad: torch.Tensor  # (64, 64): dLoss/dW3 of this step
     layers: dict[str, LayerUpdate] = field(default_factory=dict)
+    params_before: dict[str, torch.Tensor] = field(default_factory=dict)  # every weight before the step
+    w3_state_before: dict[str, torch.Tensor] = field(default_factory=dict)  # optimizer state of W3's weight
+    w3_state_after: dict[str, torch.Tensor] = field(default_factory=dict)
+    hyper: dict[str, float] = field(default_factory=dict)  # the optimizer's betas, eps, momentum...
+    image: torch.Tensor | None = None  # (28, 28) uint8
 
     @property
     def w3_delta(self) -> torch.Tensor:
@@ -204,6 +209,11 @@ class Learner:
             b3_after=now["W3.bias"].clone(),
             w3_grad=w3_grad,
             layers=layers,
+            params_before=before.params,
+            w3_state_before=_w3_state(before.optimizer),
+            w3_state_after=_w3_state(_copy_optimizer_state(self.optimizer.state_dict())),
+            hyper=_hyper(self.optimizer),
+            image=image.clone(),
         )
         return self.last_report
 
@@ -283,6 +293,20 @@ class Learner:
         """What the history costs in memory: snapshots plus records (for the memory benchmark)."""
         snaps = list(self._keyframes.values()) + ([self._undo_slot[1]] if self._undo_slot else [])
         return sum(s.nbytes() for s in snaps) + sum(len(r.pixels) + 200 for r in self.history)
+
+
+_W3_WEIGHT = 4  # W3.weight's index in the optimizer's parameter list: W1.weight, W1.bias, W2.weight, W2.bias, W3.weight
+
+
+def _w3_state(state_dict: dict) -> dict[str, torch.Tensor]:
+    return dict(state_dict["state"].get(_W3_WEIGHT, {}))
+
+
+def _hyper(optimizer: torch.optim.Optimizer) -> dict[str, float]:
+    group = optimizer.param_groups[0]
+    if isinstance(optimizer, torch.optim.Adam):
+        return {"beta1": group["betas"][0], "beta2": group["betas"][1], "eps": group["eps"]}
+    return {"momentum": group["momentum"]}
 
 
 def _copy_optimizer_state(state_dict: dict) -> dict:

@@ -29,12 +29,17 @@ class Net(nn.Module):
         self.W4 = nn.Linear(64, 10)
         self.activation = activation
 
+    @property
+    def act(self):
+        """The activation function between layers (torch.sigmoid or torch.relu)."""
+        return _ACTIVATION_FNS[self.activation]
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.forward_all(x)[-1]
 
     def forward_all(self, x: torch.Tensor) -> list[torch.Tensor]:
         """The input, each hidden layer's output and the logits, for explaining a step."""
-        act = _ACTIVATION_FNS[self.activation]
+        act = self.act
         h1 = act(self.W1(x))  # (B, 64)
         h2 = act(self.W2(h1))  # (B, 64)
         h3 = act(self.W3(h2))  # (B, 64)

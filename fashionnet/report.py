@@ -67,14 +67,20 @@ def w3_change_frame(report: StepReport) -> pd.DataFrame:
             "before": report.w3_before.flatten().double().numpy(),
             "after": report.w3_after.flatten().double().numpy(),
             "change": report.w3_delta.flatten().double().numpy(),
+            "gradient": report.w3_grad.flatten().double().numpy(),
         }
     )
 
 
 def top_moves(report: StepReport, k: int = 10) -> pd.DataFrame:
     """The ``k`` entries of W3 that moved most, largest absolute change first."""
-    frame = w3_change_frame(report)
-    return frame.iloc[report.ranked()[:k].numpy()].reset_index(drop=True)
+    return top_moves_of(w3_change_frame(report).drop(columns="gradient"), k)
+
+
+def top_moves_of(frame: pd.DataFrame, k: int) -> pd.DataFrame:
+    """The ``k`` rows of a W3 frame with the largest absolute change (ties keep row-major order)."""
+    order = frame["change"].abs().sort_values(ascending=False, kind="stable").index[:k]
+    return frame.loc[order].reset_index(drop=True)
 
 
 def bias_change_frame(report: StepReport) -> pd.DataFrame:

@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from fashionnet import charts, report
+from fashionnet import charts, explain, report
 from fashionnet.data import CLASSES
 from fashionnet.learner import NothingToUndo, StepRefused
 from ui.router import ensure_routed, shared_data
@@ -28,6 +28,12 @@ def move(action) -> None:
         st.session_state.step_message = f"Back at step {learner.steps_taken}: weights and optimizer state restored exactly."
     except NothingToUndo as err:
         st.session_state.step_message = str(err)
+
+
+def pick_entry() -> None:
+    chosen = st.session_state.w3_heatmap.selection.get("entry") or []
+    if chosen:
+        st.session_state.explain_row, st.session_state.explain_col = int(chosen[0]["row"]), int(chosen[0]["column"])
 
 
 st.title("Train one step")
@@ -78,10 +84,12 @@ else:
 
     heat, table = st.columns(2, gap="medium")
     with heat:
-        st.markdown("**Change of every W3 entry** (hover for numbers)")
+        st.markdown("**Change of every W3 entry** (hover for numbers, click one to explain it)")
         st.altair_chart(
-            charts.w3_heatmap(report.w3_change_frame(step)),
+            charts.w3_heatmap(report.w3_change_frame(step), selectable=True),
             key="w3_heatmap",
+            on_select=pick_entry,
+            selection_mode="entry",
             alt="Heatmap of the change of all 4,096 entries of W3; the table beside it lists the largest.",
         )
     with table:
@@ -94,6 +102,19 @@ else:
             key="moved_table",
             column_config={"before": fmt, "after": fmt, "change": st.column_config.NumberColumn(format="%+.7f")},
         )
+
+    st.markdown("**Explain one entry**: click a cell of the heatmap, or choose its row and column.")
+    c1, c2, _ = st.columns([1, 1, 2])
+    row = c1.number_input("Row i (layer-3 unit)", 0, 63, step=1, key="explain_row")
+    col = c2.number_input("Column j (layer-2 unit)", 0, 63, step=1, key="explain_col")
+    story = explain.entry_story(step, explain.signals(step, learner.settings), int(row), int(col))
+    st.dataframe(
+        story,
+        height=35 * (len(story) + 1) + 3,  # every line of the story, no inner scrolling
+        hide_index=True,
+        key="entry_story",
+        column_config={"value": st.column_config.NumberColumn(format="%.9g", help="9 significant digits: every 32-bit value exactly")},
+    )
 
     st.markdown("**`net.W3._parameters` before the step**, as PyTorch prints it")
     st.code(report.torch_printout(step.w3_before, step.b3_before), language=None, wrap_lines=True)

@@ -198,3 +198,47 @@ def test_the_sample_is_used_and_announced_when_the_data_is_missing(monkeypatch, 
         assert "2,000 train" in at.sidebar.caption[0].value
     finally:
         shared_data.clear()
+
+
+def test_explain_one_entry_on_the_train_page(at):
+    train_page(at)
+    at.button(key="train_step").click().run()
+    step = at.session_state.learner.last_report
+    story = frame_with(at, "quantity", "how", "value")
+    assert story.loc[story.quantity == "g", "value"].iloc[0] == float(step.w3_grad[0, 0])
+    assert story.loc[story.quantity == "change", "value"].iloc[0] == float(step.w3_delta[0, 0])
+    at.number_input(key="explain_row").set_value(12).run()
+    at.number_input(key="explain_col").set_value(30).run()
+    story = frame_with(at, "quantity", "how", "value")
+    assert story.loc[story.quantity == "g", "value"].iloc[0] == float(step.w3_grad[12, 30])
+    assert story.loc[story.quantity == "before", "value"].iloc[0] == float(step.w3_before[12, 30])
+
+
+def test_why_page_before_and_after_a_step(at):
+    at.switch_page("pages/why.py").run()
+    assert not at.exception
+    assert "Take a step" in at.info[0].value
+    train_page(at).button(key="train_step").click().run()
+    at.switch_page("pages/why.py").run()
+    assert not at.exception
+    assert len(chart_rows(at, 0)) == len(chart_rows(at, 1)) == 64  # δ and a, one bar per unit
+    assert any("Every row and every column of W3 moved." in m.value for m in at.markdown)
+    learner = at.session_state.learner
+    tops = [d.value for d in at.dataframe if {"row", "column", "change"} <= set(d.value.columns)]
+    assert [len(t) for t in tops] == [5, 5]  # Adam's and SGD's largest changes
+    # Adam's first step moves entries by about its lr (0.005); SGD's changes are lr * gradient.
+    assert tops[0]["change"].abs().max() == pytest.approx(0.005, rel=1e-3)
+    assert learner.steps_taken == 1  # the what-ifs ran on copies
+
+
+def test_inside_the_layers_page(at, real_data):
+    from fashionnet import explain
+
+    at.switch_page("pages/layers.py").run()
+    assert not at.exception
+    table = frame_with(at, "preset", "layer", "share stuck")
+    expected = explain.saturation_frame(
+        {"256 test images": real_data.test_images[:256], "selected image": real_data.image("train", 0)[0]}, 0
+    )
+    assert table["share stuck"].tolist() == expected["share stuck"].tolist()
+    assert any(explain.saturation_sentence(expected, "256 test images") in m.value for m in at.markdown)

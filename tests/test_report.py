@@ -62,7 +62,7 @@ def test_w3_frames_and_heatmap(lesson_step):
     lo, hi = color["scale"]["domain"]
     assert lo == -hi == -float(lesson_step.w3_delta.abs().max())  # symmetric around zero
     assert color["legend"]["title"] == "change in W3"
-    assert {t["field"] for t in spec["encoding"]["tooltip"]} == {"row", "column", "before", "after", "change"}
+    assert {t["field"] for t in spec["encoding"]["tooltip"]} == {"row", "column", "before", "after", "change", "gradient"}
 
 
 def test_lesson_step_texts(lesson_step):

@@ -37,6 +37,8 @@ def run() -> None:
         [
             st.Page("pages/predict.py", title="Predict", icon=":material/image_search:", default=True, url_path="home"),
             st.Page("pages/train.py", title="Train one step", icon=":material/model_training:"),
+            st.Page("pages/why.py", title="Why it moved", icon=":material/lightbulb:"),
+            st.Page("pages/layers.py", title="Inside the layers", icon=":material/stacked_bar_chart:"),
             # Streamlit serves the default page only at "/" (and reserves its file name's path for it,
             # hence "home" above); this hidden alias makes a typed or shared /predict work too.
             st.Page("pages/predict.py", title="Predict", url_path="predict", visibility="hidden"),
