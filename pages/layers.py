@@ -32,9 +32,10 @@ st.dataframe(
     height=35 * (len(stuck) + 1) + 3,
     column_config={"share stuck": st.column_config.NumberColumn(format="percent")},
 )
-st.subheader("Every hidden layer's outputs, 256 test images")
+st.subheader("Every hidden layer's outputs")
+probe = st.radio("Images", ["256 test images", "selected image"], horizontal=True, key="hist_probe")
 st.altair_chart(
-    charts.histograms(explain.activation_histograms(batch, seed)),
+    charts.histograms(explain.activation_histograms(batch if probe == "256 test images" else image, seed)),
     key="histograms",
     alt="Histograms of each hidden layer's outputs, Lesson preset beside Modern; the table above has the shares.",
 )

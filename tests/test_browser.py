@@ -146,6 +146,25 @@ def sidebar_steps(page) -> str:
     return m.group(1)
 
 
+def go_to(page, title: str) -> None:
+    """Open a page through the sidebar navigation (opening the sidebar first on a phone), in the same session."""
+    link = page.locator("[data-testid=stSidebarNav] a", has_text=title)
+    box = link.bounding_box()
+    if box is None or box["x"] + box["width"] <= 0:  # a collapsed sidebar is moved off screen, not hidden
+        page.locator("[data-testid=stExpandSidebarButton]").click()
+        page.wait_for_function(
+            "t => [...document.querySelectorAll('[data-testid=stSidebarNav] a')]"
+            ".some(a => a.innerText.includes(t) && a.getBoundingClientRect().left >= 0)",
+            arg=title,
+        )
+    rerun_and_wait(page, lambda: link.click())
+    page.locator("[data-testid=stMain] h1", has_text=title).wait_for()
+    if page.viewport_size["width"] < 640 and page.locator("[data-testid=stSidebarCollapseButton]").count():
+        # On a phone the open sidebar covers the page, as a learner would close it, close it.
+        page.locator("[data-testid=stSidebarCollapseButton] button, [data-testid=stSidebarCollapseButton]").first.click()
+        page.wait_for_function("() => document.querySelector('[data-testid=stSidebar]').getBoundingClientRect().right <= 10")
+
+
 def click_and_wait(page, selector: str) -> None:
     rerun_and_wait(page, lambda: page.locator(selector).click())
 
@@ -279,6 +298,16 @@ def test_every_page_without_errors(server, pages):
     train_step(page)
     assert_no_exception(page, "Train one step, after a step")
     page.locator("[data-testid=stExpander] summary", has_text="Bias of W3").click()
+    go_to(page, "Why it moved")
+    assert heading(page) == "Why it moved"
+    assert page.locator("[data-testid=stVegaLiteChart]").count() == 6  # δ, a, gradient, change, Adam, SGD
+    assert page.get_by_text("Every row and every column of W3 moved.").count() == 1
+    assert_no_exception(page, "Why it moved, after a step")
+    go_to(page, "Inside the layers")
+    assert heading(page) == "Inside the layers"
+    assert page.locator("[data-testid=stVegaLiteChart]").count() == 1
+    assert_no_exception(page, "Inside the layers")
+    assert sidebar_steps(page) == "1"
     rerun_and_wait(page, lambda: page.locator("[data-testid=stSidebarNav] a", has_text="Predict").click())
     assert heading(page) == "Predict"
     assert_no_exception(page, "Predict, after a step")
@@ -305,6 +334,8 @@ class PageNotFound(AssertionError):
         ("/predict", "Predict", "Training image #0: Ankle boot", None),
         ("/train", "Train one step", "Training image #0: Ankle boot", None),
         ("/train?split=test&index=5", "Train one step", "Test image #5: Trouser", None),
+        ("/why", "Why it moved", None, None),
+        ("/layers?split=test&index=5", "Inside the layers", None, None),
         # Each parameter falls back on its own: the set is valid, so it stays the test set.
         ("/predict?split=test&index=9999999", "Predict", "Test image #0: Ankle boot", "9,999,999"),
     ],
@@ -313,15 +344,16 @@ def test_shared_link_as_first_visit(fresh_server, pages, path, title, expected_c
     page, log = pages.open(fresh_server.url(path))
     assert heading(page) == title
     nav = [t.strip().splitlines()[-1] for t in page.locator("[data-testid=stSidebarNav] a").all_inner_texts()]  # after the icon
-    assert nav == ["Predict", "Train one step"], nav
-    assert caption(page) == expected_caption
+    assert nav == ["Predict", "Train one step", "Why it moved", "Inside the layers"], nav
+    if expected_caption:
+        assert caption(page) == expected_caption
     if notice:
         info = page.locator("[data-testid=stAlertContentInfo]", has_text=notice)
         assert info.count() == 1, "no notice about the link's bad index"
     assert_no_exception(page, path)
     if title == "Train one step":
         assert page.locator(".st-key-train_step button").is_visible()
-    else:
+    elif title == "Predict":
         assert_ten_bars(page)
     if "split=test&index=5" in path:
         assert "split=test&index=5" in page.url, f"the address lost the link's image: {page.url}"
@@ -440,8 +472,35 @@ def test_screenshots(server, pages, theme):
         train_step(page)
         assert heatmap_drawn(page)
         saved += shoot(page, folder, f"train-after-{size}-{theme}")
+        go_to(page, "Why it moved")
+        saved += shoot(page, folder, f"why-{size}-{theme}")
+        go_to(page, "Inside the layers")
+        saved += shoot(page, folder, f"layers-{size}-{theme}")
         assert is_dark(app_background_rgb(page)) == (theme == "dark")
         assert_no_exception(page, f"screenshots {size} {theme}")
         log.assert_clean(f"screenshots {size} {theme}")
     assert all(p.stat().st_size > 5_000 for p in saved)
     print("\n".join(str(p) for p in saved))
+
+
+# --- explain one entry ------------------------------------------------------------------------------------
+
+
+def test_click_a_heatmap_cell_to_explain_it(server, pages):
+    page, log = pages.open(server.url("/train"))
+    train_step(page)
+    assert heatmap_drawn(page)
+    chart = page.locator(HEATMAP)
+    chart.scroll_into_view_if_needed()
+    box = chart.locator("canvas, svg").first.bounding_box()
+    # The plot area sits left of the legend: a point a third of the way across and down is a cell.
+    rerun_and_wait(page, lambda: page.mouse.click(box["x"] + box["width"] * 0.35, box["y"] + box["height"] * 0.35))
+    row = int(page.locator(".st-key-explain_row input").input_value())
+    col = int(page.locator(".st-key-explain_col input").input_value())
+    assert (row, col) != (0, 0), "clicking the heatmap did not pick an entry"
+    story = page.locator("[data-testid=stDataFrame]", has_text="quantity")
+    story.scroll_into_view_if_needed()
+    # The story names the clicked entry and ends in the change; Adam's first step: about ±lr.
+    page.get_by_text(f"W3[{row}, {col}] before the step").wait_for()
+    assert_no_exception(page, "explain one entry")
+    log.assert_clean("explain one entry")
