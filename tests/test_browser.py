@@ -501,6 +501,6 @@ def test_click_a_heatmap_cell_to_explain_it(server, pages):
     story = page.locator("[data-testid=stDataFrame]", has_text="quantity")
     story.scroll_into_view_if_needed()
     # The story names the clicked entry and ends in the change; Adam's first step: about ±lr.
-    page.get_by_text(f"W3[{row}, {col}] before the step").wait_for()
+    page.get_by_text(f"W3[{row}, {col}] before the step").wait_for(state="attached")  # glide draws cells on a canvas
     assert_no_exception(page, "explain one entry")
     log.assert_clean("explain one entry")
