@@ -116,3 +116,52 @@ def histograms(frame: pd.DataFrame) -> alt.Chart:
         .facet(row=alt.Row("layer:N", title=None), column=alt.Column("preset:N", title=None))
         .resolve_scale(x="independent")
     )
+
+
+def class_changes(frame: pd.DataFrame) -> alt.Chart:
+    """Change of each class's mean true-class probability (class, before, after, change), diverging at zero."""
+    limit = float(frame["change"].abs().max()) or 1e-9
+    return (
+        alt.Chart(frame)
+        .mark_bar()
+        .encode(
+            y=alt.Y("class:N", sort=list(CLASSES), title=None, axis=alt.Axis(labelOverlap=False, labelLimit=200)),
+            x=alt.X(
+                "change:Q", title="change of mean P(true class)", scale=alt.Scale(domain=[-limit, limit]), axis=alt.Axis(format="+.1%")
+            ),
+            color=alt.Color(
+                "change:Q",
+                scale=alt.Scale(scheme=DIVERGING, domain=[-limit, limit], domainMid=0),
+                legend=alt.Legend(title="change", format="+.2%"),
+            ),
+            tooltip=[
+                alt.Tooltip("class:N"),
+                alt.Tooltip("before:Q", format=".2%"),
+                alt.Tooltip("after:Q", format=".2%"),
+                alt.Tooltip("change:Q", format="+.3%"),
+            ],
+        )
+        .properties(height=320, width="container")
+    )
+
+
+def claim_scatter(frame: pd.DataFrame) -> alt.Chart:
+    """True-class probability before the step against the update's size, one colour per optimizer."""
+    return (
+        alt.Chart(frame)
+        .mark_circle(size=28, opacity=0.6)
+        .encode(
+            x=alt.X("p_true:Q", title="probability of the true class before the step", axis=alt.Axis(format=".0%")),
+            y=alt.Y("update size:Q", title="size of the update (L2 norm, all weights)", scale=alt.Scale(type="log")),
+            color=alt.Color(
+                "optimizer:N", scale=alt.Scale(domain=["sgd", "adam"], range=["#2166ac", "#e66101"]), legend=alt.Legend(title=None)
+            ),
+            tooltip=[
+                alt.Tooltip("optimizer:N"),
+                alt.Tooltip("test index:Q"),
+                alt.Tooltip("p_true:Q", format=".2%"),
+                alt.Tooltip("update size:Q", format=".4g"),
+            ],
+        )
+        .properties(height=380, width="container")
+    )

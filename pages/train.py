@@ -2,10 +2,10 @@
 
 import streamlit as st
 
-from fashionnet import charts, explain, report
+from fashionnet import charts, explain, quiz, report, ripple
 from fashionnet.data import CLASSES
 from fashionnet.learner import NothingToUndo, StepRefused
-from ui.router import ensure_routed, shared_data
+from ui.router import ensure_routed, shared_data, shared_probe
 from ui.widgets import pick_image, show_image
 
 ensure_routed()
@@ -17,9 +17,16 @@ def train() -> None:
     ref = st.session_state.selection
     image, label = data.image(ref.split, ref.index)
     try:
-        learner.train_step(image, label, ref)
+        step = learner.train_step(image, label, ref)
     except StepRefused as err:
         st.session_state.step_message = str(err)
+        return
+    if st.session_state.get("guess_first"):
+        answers = {q.key: st.session_state.pop(f"guess_{q.key}", None) for q in quiz.questions(learner.settings)}
+        marks = quiz.mark(step, answers, learner.settings)
+        right, asked = st.session_state.get("quiz_score", (0, 0))
+        st.session_state.quiz_score = (right + sum(m.right for m in marks), asked + len(marks))
+        st.session_state.quiz_marks = marks
 
 
 def move(action) -> None:
@@ -56,6 +63,16 @@ with right:
             icon=":material/redo:",
         )
     st.caption(f"Steps taken: {learner.steps_taken} (history: {len(learner.history)})")
+guess = st.toggle("Guess first", key="guess_first", help="Answer a few questions about the step before you take it.")
+if guess:
+    with st.container(border=True):
+        st.markdown("**Before you press Train one step, guess:**")
+        for q in quiz.questions(learner.settings):
+            st.radio(q.text, q.options, index=None, horizontal=True, key=f"guess_{q.key}")
+        right, asked = st.session_state.get("quiz_score", (0, 0))
+        st.caption(f"Your score this session: {right} of {asked}.")
+for m in st.session_state.pop("quiz_marks", []):
+    (st.success if m.right else st.error)(f"{m.question} You said **{m.answer}**: {'right' if m.right else 'wrong'}. {m.why}")
 with st.expander("Choose another image"):
     pick_image(data)
 if note := report.lr_discrepancy(learner.settings):
@@ -115,6 +132,32 @@ else:
         key="entry_story",
         column_config={"value": st.column_config.NumberColumn(format="%.9g", help="9 significant digits: every 32-bit value exactly")},
     )
+
+    st.subheader("What this step did to 200 other images")
+    probe = shared_probe()
+    rip = ripple.ripple(step, learner, probe)
+    acc, moved = st.columns([1, 2], gap="large")
+    with acc:
+        st.metric("Probe accuracy", report.percent(rip.accuracy_after), f"{100 * (rip.accuracy_after - rip.accuracy_before):+.1f} points")
+        st.caption(f"was {report.percent(rip.accuracy_before)}; 20 test images of each class, the same for everyone.")
+        flipped = ripple.flips(rip, probe)
+        st.markdown(f"**{len(flipped)} predictions flipped**" + (":" if len(flipped) else "."))
+        for direction in ("wrong → right", "right → wrong"):
+            group = flipped[flipped.direction == direction].head(12)
+            if len(group):
+                st.image(
+                    [report.image_png(probe.images[k], 56) for k in group["probe position"]],
+                    caption=[f"{direction}: {b} → {a}" for b, a in zip(group["before"], group["after"], strict=True)],
+                    output_format="PNG",
+                )
+    with moved:
+        st.altair_chart(
+            charts.class_changes(ripple.class_changes(rip)),
+            key="ripple_chart",
+            alt="Bars: how each class's mean probability of its true class changed in this step.",
+        )
+    with st.expander("The probe set"):
+        st.image(ripple.gallery_png(probe.images), output_format="PNG", alt="The 200 probe images, 20 per class, one class per row.")
 
     st.markdown("**`net.W3._parameters` before the step**, as PyTorch prints it")
     st.code(report.torch_printout(step.w3_before, step.b3_before), language=None, wrap_lines=True)

@@ -251,3 +251,45 @@ def test_histograms_for_the_selected_image(at):
     one_rows = chart_rows(at, 0)
     assert not at.exception and len(one_rows) == len(batch_rows) == 120  # 2 presets x 3 layers x 20 bins
     assert one_rows != batch_rows
+
+
+def test_guess_first_marks_the_guesses_and_keeps_score(at):
+    train_page(at)
+    at.toggle(key="guess_first").set_value(True).run()
+    at.radio(key="guess_loss").set_value("yes").run()
+    at.radio(key="guess_prob").set_value("no").run()
+    at.radio(key="guess_moves").set_value("all by about the same amount").run()
+    at.button(key="train_step").click().run()
+    assert not at.exception
+    step = at.session_state.learner.last_report
+    assert [s.value.startswith("Will the loss") for s in at.success][:1] == [True]  # the loss did go down
+    assert any(e.value.startswith("Will the probability") for e in at.error)  # P(Ankle boot) went up, not down
+    assert at.session_state.quiz_score == (2, 3)
+    assert f"{step.record.loss_after:.4f}" in at.success[0].value
+    assert at.radio(key="guess_loss").value is None  # fresh questions for the next step
+
+
+def test_ripple_on_the_train_page(at, real_data):
+    from fashionnet import ripple
+
+    train_page(at)
+    at.button(key="train_step").click().run()
+    learner = at.session_state.learner
+    rip = ripple.ripple(learner.last_report, learner, ripple.probe_set(real_data))
+    probe_metric = next(m for m in at.metric if m.label == "Probe accuracy")
+    assert probe_metric.value == f"{100 * rip.accuracy_after:.1f}\u00a0%"
+    rows = chart_rows(at, 1)  # the heatmap is chart 0, the ripple chart 1
+    assert [r["class"] for r in rows] == list(CLASSES)
+    assert [r["change"] for r in rows] == pytest.approx(ripple.class_changes(rip)["change"].tolist(), abs=1e-12)
+
+
+def test_claim_page_runs_on_a_copy(at):
+    at.switch_page("pages/claim.py").run()
+    assert not at.exception
+    at.number_input(key="claim_n").set_value(50).run()
+    at.number_input(key="claim_pretrain").set_value(100).run()
+    at.button(key="run_claim").click().run()
+    assert not at.exception
+    assert at.session_state.learner.steps_taken == 0
+    assert len(chart_rows(at, 0)) == 100  # 50 images x 2 optimizers
+    assert any("rank correlation" in m.value for m in at.markdown)

@@ -307,6 +307,11 @@ def test_every_page_without_errors(server, pages):
     assert heading(page) == "Inside the layers"
     assert page.locator("[data-testid=stVegaLiteChart]").count() == 1
     assert_no_exception(page, "Inside the layers")
+    go_to(page, "Test the lesson's claim")
+    click_and_wait(page, ".st-key-run_claim button")
+    page.get_by_text("What the data show").wait_for()
+    assert page.locator("[data-testid=stVegaLiteChart]").count() == 1
+    assert_no_exception(page, "Test the lesson's claim")
     assert sidebar_steps(page) == "1"
     rerun_and_wait(page, lambda: page.locator("[data-testid=stSidebarNav] a", has_text="Predict").click())
     assert heading(page) == "Predict"
@@ -336,6 +341,7 @@ class PageNotFound(AssertionError):
         ("/train?split=test&index=5", "Train one step", "Test image #5: Trouser", None),
         ("/why", "Why it moved", None, None),
         ("/layers?split=test&index=5", "Inside the layers", None, None),
+        ("/claim", "Test the lesson's claim", None, None),
         # Each parameter falls back on its own: the set is valid, so it stays the test set.
         ("/predict?split=test&index=9999999", "Predict", "Test image #0: Ankle boot", "9,999,999"),
     ],
@@ -344,7 +350,7 @@ def test_shared_link_as_first_visit(fresh_server, pages, path, title, expected_c
     page, log = pages.open(fresh_server.url(path))
     assert heading(page) == title
     nav = [t.strip().splitlines()[-1] for t in page.locator("[data-testid=stSidebarNav] a").all_inner_texts()]  # after the icon
-    assert nav == ["Predict", "Train one step", "Why it moved", "Inside the layers"], nav
+    assert nav == ["Predict", "Train one step", "Why it moved", "Inside the layers", "Test the lesson's claim"], nav
     if expected_caption:
         assert caption(page) == expected_caption
     if notice:
@@ -476,6 +482,12 @@ def test_screenshots(server, pages, theme):
         saved += shoot(page, folder, f"why-{size}-{theme}")
         go_to(page, "Inside the layers")
         saved += shoot(page, folder, f"layers-{size}-{theme}")
+        go_to(page, "Test the lesson's claim")
+        page.locator(".st-key-claim_n input").fill("200")
+        rerun_and_wait(page, lambda: page.locator(".st-key-claim_n input").press("Enter"))
+        click_and_wait(page, ".st-key-run_claim button")
+        page.get_by_text("What the data show").wait_for()
+        saved += shoot(page, folder, f"claim-{size}-{theme}")
         assert is_dark(app_background_rgb(page)) == (theme == "dark")
         assert_no_exception(page, f"screenshots {size} {theme}")
         log.assert_clean(f"screenshots {size} {theme}")
@@ -504,3 +516,24 @@ def test_click_a_heatmap_cell_to_explain_it(server, pages):
     page.get_by_text(f"W3[{row}, {col}] before the step").wait_for(state="attached")  # glide draws cells on a canvas
     assert_no_exception(page, "explain one entry")
     log.assert_clean("explain one entry")
+
+
+# --- guess first and the ripple ----------------------------------------------------------------------------
+
+
+def test_guess_first_then_see_the_ripple(server, pages):
+    page, log = pages.open(server.url("/train"))
+    page.locator(".st-key-guess_first label").click()
+    page.locator(".st-key-guess_loss").wait_for()
+    for key, option in (("guess_loss", "yes"), ("guess_prob", "yes"), ("guess_moves", "all by about the same amount")):
+        rerun_and_wait(page, lambda key=key, option=option: page.locator(f".st-key-{key} label", has_text=option).first.click())
+    train_step(page)
+    marks = page.locator("[data-testid=stAlertContentSuccess], [data-testid=stAlertContentError]")
+    assert marks.count() == 3
+    assert page.get_by_text("Your score this session:").inner_text().startswith("Your score this session: ")
+    ripple_chart = page.locator("[data-testid=stVegaLiteChart][aria-label^='Bars: how each class']")
+    ripple_chart.scroll_into_view_if_needed()
+    assert ripple_chart.locator("svg.marks [aria-roledescription=bar], canvas").count() >= 1
+    assert page.get_by_text("Probe accuracy").count() == 1
+    assert_no_exception(page, "guess first")
+    log.assert_clean("guess first")

@@ -17,6 +17,7 @@ from fashionnet import settings as cfg
 from fashionnet.data import CLASSES, FashionData, load_fashion_mnist
 from fashionnet.learner import ImageRef, Learner
 from fashionnet.links import parse_selection
+from fashionnet.ripple import ProbeSet, probe_set
 
 # True while the router runs a page in this script run. A context variable, not session state: a page
 # may end its run with st.stop(), after which session state can no longer be written.
@@ -29,6 +30,12 @@ def shared_data() -> FashionData:
     return load_fashion_mnist()
 
 
+@st.cache_resource(show_spinner=False)
+def shared_probe() -> ProbeSet:
+    """The ripple's probe set (200 test images), chosen once per process and shared read-only."""
+    return probe_set(shared_data())
+
+
 def run() -> None:
     st.set_page_config(page_title="FashionNet Lab", page_icon="👕", layout="wide")
     data = shared_data()
@@ -39,6 +46,7 @@ def run() -> None:
             st.Page("pages/train.py", title="Train one step", icon=":material/model_training:"),
             st.Page("pages/why.py", title="Why it moved", icon=":material/lightbulb:"),
             st.Page("pages/layers.py", title="Inside the layers", icon=":material/stacked_bar_chart:"),
+            st.Page("pages/claim.py", title="Test the lesson's claim", icon=":material/science:"),
             # Streamlit serves the default page only at "/" (and reserves its file name's path for it,
             # hence "home" above); this hidden alias makes a typed or shared /predict work too.
             st.Page("pages/predict.py", title="Predict", url_path="predict", visibility="hidden"),
