@@ -143,13 +143,12 @@ else:
         flipped = ripple.flips(rip, probe)
         st.markdown(f"**{len(flipped)} predictions flipped**" + (":" if len(flipped) else "."))
         for direction in ("wrong → right", "right → wrong"):
-            group = flipped[flipped.direction == direction].head(12)
+            group = flipped[flipped.direction == direction].head(8)
             if len(group):
-                st.image(
-                    [report.image_png(probe.images[k], 56) for k in group["probe position"]],
-                    caption=[f"{direction}: {b} → {a}" for b, a in zip(group["before"], group["after"], strict=True)],
-                    output_format="PNG",
-                )
+                st.caption(direction)
+                with st.container(horizontal=True, gap="small"):
+                    for k, b, a in zip(group["probe position"], group["before"], group["after"], strict=True):
+                        st.image(report.image_png(probe.images[k], 56), width=56, caption=f"{b} → {a}", output_format="PNG")
     with moved:
         st.altair_chart(
             charts.class_changes(ripple.class_changes(rip)),
