@@ -19,6 +19,7 @@ from torch import nn
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from fashionnet import ripple
 from fashionnet.data import load_fashion_mnist
 from fashionnet.learner import Learner
 from fashionnet.settings import LESSON
@@ -59,6 +60,16 @@ def main() -> None:
     print(f"train_step with report: median {1000 * m_ours:.3f} ms")
     print(f"plain PyTorch step:     median {1000 * m_plain:.3f} ms")
     print(f"ratio: {m_ours / m_plain:.2f}x (the report adds a snapshot, a second forward pass and the statistics)")
+
+    probe = ripple.probe_set(data)
+    last = learner.last_report
+    ripple_times = []
+    for _ in range(100):
+        t0 = time.perf_counter()
+        ripple.ripple(last, learner, probe)
+        ripple_times.append(time.perf_counter() - t0)
+    m_ripple = statistics.median(ripple_times)
+    print(f"ripple (score 200 probe images before and after the step): median {1000 * m_ripple:.3f} ms, {m_ripple / m_ours:.2f}x a step")
 
     fresh = Learner(LESSON)
     for i in range(200):
