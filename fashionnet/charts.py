@@ -112,7 +112,7 @@ def histograms(frame: pd.DataFrame) -> alt.Chart:
                 alt.Tooltip("share:Q", format=".1%"),
             ],
         )
-        .properties(height=110, width=260)
+        .properties(height=110, width=230)  # narrow enough for a phone: the pages show one preset per column
         .facet(row=alt.Row("layer:N", title=None), column=alt.Column("preset:N", title=None))
         .resolve_scale(x="independent")
     )

@@ -34,10 +34,12 @@ st.dataframe(
 )
 st.subheader("Every hidden layer's outputs")
 probe = st.radio("Images", ["256 test images", "selected image"], horizontal=True, key="hist_probe")
-st.altair_chart(
-    charts.histograms(explain.activation_histograms(batch if probe == "256 test images" else image, seed)),
-    key="histograms",
-    alt="Histograms of each hidden layer's outputs, Lesson preset beside Modern; the table above has the shares.",
-)
+hist = explain.activation_histograms(batch if probe == "256 test images" else image, seed)
+for column, preset in zip(st.columns(2), ("Lesson", "Modern"), strict=True):
+    column.altair_chart(
+        charts.histograms(hist[hist.preset == preset]),
+        key=f"histograms_{preset}",
+        alt=f"Histograms of each hidden layer's outputs, {preset} preset; the table above has the shares.",
+    )
 st.subheader("Gradient size per layer, selected image")
 st.dataframe(explain.gradient_sizes(image, label, seed), hide_index=True, key="gradient_table")

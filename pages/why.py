@@ -13,7 +13,8 @@ step = learner.last_report
 
 st.title("Why it moved")
 if step is None:
-    st.info("Take a step on the **Train one step** page first: this page explains the newest step.")
+    undone = " (after Undo or Redo there is no fresh step to explain)" if learner.steps_taken else ""
+    st.info(f"Take a step on the **Train one step** page first: this page explains the newest step{undone}.")
     st.page_link("pages/train.py", label="Go to Train one step", icon=":material/model_training:")
 else:
     r = step.record

@@ -246,9 +246,9 @@ def test_inside_the_layers_page(at, real_data):
 
 def test_histograms_for_the_selected_image(at):
     at.switch_page("pages/layers.py").run()
-    batch_rows = chart_rows(at, 0)
+    batch_rows = chart_rows(at, 0) + chart_rows(at, 1)
     at.radio(key="hist_probe").set_value("selected image").run()
-    one_rows = chart_rows(at, 0)
+    one_rows = chart_rows(at, 0) + chart_rows(at, 1)
     assert not at.exception and len(one_rows) == len(batch_rows) == 120  # 2 presets x 3 layers x 20 bins
     assert one_rows != batch_rows
 

@@ -305,7 +305,7 @@ def test_every_page_without_errors(server, pages):
     assert_no_exception(page, "Why it moved, after a step")
     go_to(page, "Inside the layers")
     assert heading(page) == "Inside the layers"
-    assert page.locator("[data-testid=stVegaLiteChart]").count() == 1
+    assert page.locator("[data-testid=stVegaLiteChart]").count() == 2  # Lesson and Modern
     assert_no_exception(page, "Inside the layers")
     go_to(page, "Test the lesson's claim")
     click_and_wait(page, ".st-key-run_claim button")
