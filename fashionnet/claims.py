@@ -50,7 +50,8 @@ def run_experiment(
     start = {k: v.detach().clone() for k, v in net.state_dict().items()}
     work = copy.deepcopy(net)
     gen = torch.Generator().manual_seed(seed)
-    indices = torch.randperm(data.size("test"), generator=gen)[:n]
+    indices = torch.randperm(data.size("test"), generator=gen)[:n]  # fewer when the test set is smaller
+    n = len(indices)
     x_all = to_input(data.test_images[indices], scale_inputs)  # (n, 784)
     labels = data.test_labels[indices]
     net.eval()

@@ -132,3 +132,13 @@ def test_quiz_marks_follow_the_step(real_data):
     step = sgd.train_step(*real_data.image("train", 0))
     assert quiz.how_w3_moved(step) == quiz.UNEVEN
     assert quiz.mark(step, {"loss": None, "prob": None, "moves": quiz.UNEVEN}, sgd.settings)[0].right
+
+
+def test_claim_experiment_on_a_small_test_set(tiny_folder, tmp_path):
+    """More images asked for than the test set has (the bundled sample, or tiny files): all of them, no error."""
+    from fashionnet.data import read_gz_folder
+
+    data = read_gz_folder(tiny_folder, tmp_path / "cache")
+    learner = Learner(MODERN)
+    frame = claims.run_experiment(learner.net, True, data, n=500, lrs={"sgd": 0.1})
+    assert sorted(frame["test index"]) == [0, 1]
