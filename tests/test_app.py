@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 import pytest
+import torch
 from streamlit.testing.v1 import AppTest
 
 from conftest import ROOT
@@ -293,3 +294,28 @@ def test_claim_page_runs_on_a_copy(at):
     assert at.session_state.learner.steps_taken == 0
     assert len(chart_rows(at, 0)) == 100  # 50 images x 2 optimizers
     assert any("rank correlation" in m.value for m in at.markdown)
+
+
+def test_save_and_resume_in_the_sidebar(at, real_data):
+    from fashionnet import progress
+
+    train_page(at)
+    for i in range(3):
+        at.number_input(key="pick_index").set_value(i).run()
+        at.button(key="train_step").click().run()
+    learner = at.session_state.learner
+    data = progress.dumps(learner)
+    other = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60).run()
+    other.file_uploader(key="load_progress_0").set_value(("mine.safetensors", data, "application/octet-stream")).run()
+    assert not other.exception
+    resumed = other.session_state.learner
+    assert resumed.steps_taken == 3
+    assert all(torch.equal(a, b) for a, b in zip(resumed.net.state_dict().values(), learner.net.state_dict().values(), strict=True))
+    assert any("Loaded mine.safetensors: step 3 of 3" in s.value for s in other.sidebar.success)
+    # A bad file: a message, and the model stays exactly as it was.
+    before = {k: v.clone() for k, v in resumed.net.state_dict().items()}
+    other.file_uploader(key="load_progress_1").set_value(("evil.safetensors", b"\x80\x04garbage", "application/octet-stream")).run()
+    assert not other.exception
+    assert any("was not loaded" in e.value and "unchanged" in e.value for e in other.sidebar.error)
+    assert other.session_state.learner is resumed
+    assert all(torch.equal(before[k], v) for k, v in resumed.net.state_dict().items())

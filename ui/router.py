@@ -13,6 +13,7 @@ from contextvars import ContextVar
 
 import streamlit as st
 
+from fashionnet import progress
 from fashionnet import settings as cfg
 from fashionnet.data import CLASSES, FashionData, load_fashion_mnist
 from fashionnet.learner import ImageRef, Learner
@@ -121,6 +122,21 @@ def _reset() -> None:
     st.toast("Fresh model from the seed; the history is cleared.", icon=":material/restart_alt:")
 
 
+def _load_progress(key: str) -> None:
+    upload = st.session_state.get(key)
+    if upload is None:
+        return
+    try:
+        learner = progress.loads(upload.getvalue())
+    except progress.ProgressError as err:
+        st.session_state.progress_message = ("error", f"{upload.name} was not loaded: {err} Your model is unchanged.")
+        return
+    st.session_state.learner = learner
+    _load_settings_fields(learner.settings)
+    st.session_state.uploads = st.session_state.get("uploads", 0) + 1  # a fresh, empty uploader
+    st.session_state.progress_message = ("success", f"Loaded {upload.name}: step {learner.steps_taken} of {len(learner.history)}.")
+
+
 def _sidebar(data: FashionData) -> None:
     learner: Learner = st.session_state.learner
     s = learner.settings
@@ -158,6 +174,21 @@ def _sidebar(data: FashionData) -> None:
                 seed, steps = int(st.session_state.cfg_seed), learner.steps_taken
                 st.warning(f"Applying starts a fresh model from seed {seed}; the {steps} steps taken are discarded.")
                 st.button("Apply: start a fresh model", key="apply_settings", type="primary", on_click=_apply_settings)
+        with st.expander("Save and resume", icon=":material/save:"):
+            st.caption("Progress lives on the server only while this tab is open: download it to keep it.")
+            st.download_button(
+                "Download progress",
+                data=lambda: progress.dumps(learner),  # built when clicked, not on every rerun
+                file_name=f"fashionnet-progress-step{learner.steps_taken}.safetensors",
+                mime="application/octet-stream",
+                on_click="ignore",
+                key="save_progress",
+                icon=":material/download:",
+            )
+            key = f"load_progress_{st.session_state.get('uploads', 0)}"
+            st.file_uploader("Resume from a progress file", key=key, on_change=_load_progress, args=(key,), max_upload_size=5)
+            if message := st.session_state.pop("progress_message", None):
+                (st.success if message[0] == "success" else st.error)(message[1])
         st.caption(
             f"Data: {'full Fashion-MNIST' if data.source == 'full' else 'bundled sample'} "
             f"({data.size('train'):,} train / {data.size('test'):,} test), {len(CLASSES)} classes."

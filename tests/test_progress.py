@@ -1,0 +1,127 @@
+"""Progress files: exact round trips, and every bad file refused with a message, touching nothing."""
+
+from __future__ import annotations
+
+import json
+import os
+import pickle
+from dataclasses import replace
+
+import pytest
+import torch
+from safetensors.torch import load as st_load
+from safetensors.torch import save as st_save
+
+from fashionnet import progress
+from fashionnet.learner import ImageRef, Learner
+from fashionnet.settings import LESSON, MODERN
+
+pytestmark = pytest.mark.realdata
+
+
+@pytest.fixture(scope="module")
+def saved(real_data):
+    learner = Learner(MODERN, keyframe_every=16)
+    for i in range(40):
+        learner.train_step(*real_data.image("train", i), ImageRef("train", i))
+    learner.goto(35)  # an undone future too
+    return learner, progress.dumps(learner)
+
+
+def state(learner: Learner) -> dict[str, torch.Tensor]:
+    out = {f"w.{k}": v.clone() for k, v in learner.net.state_dict().items()}
+    for i, s in learner.optimizer.state_dict()["state"].items():
+        out |= {f"o.{i}.{k}": v.clone() for k, v in s.items()}
+    return out
+
+
+def same(a: dict, b: dict) -> bool:
+    return a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_round_trip_is_exact_and_continues_exactly(saved, real_data):
+    learner, data = saved
+    loaded = progress.loads(data)
+    assert loaded.settings == learner.settings
+    assert loaded.cursor == 35 and len(loaded.history) == 40
+    assert same(state(loaded), state(learner))
+    assert [r.ref for r in loaded.history] == [r.ref for r in learner.history]
+    assert [r.loss_after for r in loaded.history] == [r.loss_after for r in learner.history]
+    # Redo, undo and new steps carry on bit for bit.
+    twin = progress.loads(data)
+    loaded.redo()
+    twin.redo()
+    assert same(state(loaded), state(twin))
+    loaded.undo()
+    loaded.undo()
+    twin.goto(34)
+    assert same(state(loaded), state(twin))
+    image, label = real_data.image("test", 9)
+    loaded.train_step(image, label)
+    twin.train_step(image, label)
+    assert same(state(loaded), state(twin))
+
+
+def test_empty_and_random_and_truncated_files_are_refused(saved):
+    _, data = saved
+    for bad in (b"", os.urandom(2000), data[: len(data) // 2], data[:7], b"{}" * 10):
+        with pytest.raises(progress.ProgressError):
+            progress.loads(bad)
+
+
+def test_a_crafted_pickle_is_never_run(tmp_path, saved):
+    marker = tmp_path / "pwned"
+
+    class Evil:
+        def __reduce__(self):
+            return (open, (str(marker), "w"))
+
+    payload = pickle.dumps(Evil())
+    assert payload[:2] == b"\x80\x04" or payload[:1] == b"\x80"
+    with pytest.raises(progress.ProgressError, match="pickle"):
+        progress.loads(payload)
+    torch_file = tmp_path / "model.pt"
+    torch.save({"evil": Evil()}, torch_file)
+    with pytest.raises(progress.ProgressError):
+        progress.loads(torch_file.read_bytes())
+    assert not marker.exists()  # the code in the pickle did not run
+
+
+def rewrite(data: bytes, tensors=None, meta_changes=None) -> bytes:
+    header_len = int.from_bytes(data[:8], "little")
+    meta = json.loads(data[8 : 8 + header_len])["__metadata__"]
+    meta.update(meta_changes or {})
+    out = dict(st_load(data))
+    out.update(tensors or {})
+    return st_save(out, metadata=meta)
+
+
+def test_other_architecture_nan_weights_tampered_history_and_future_version_are_refused(saved):
+    _, data = saved
+    cases = {
+        "different network": rewrite(data, {"weights.W1.weight": torch.zeros(32, 784)}),
+        "NaN": rewrite(data, {"weights.W2.bias": torch.full((64,), float("nan"))}),
+        "reproduce": rewrite(
+            data, meta_changes={"history": json.dumps([{**r, "label": (r["label"] + 1) % 10} for r in json.loads(_meta(data)["history"])])}
+        ),
+        "version": rewrite(data, meta_changes={"version": "2"}),
+        "not a FashionNet": rewrite(data, meta_changes={"format": "something-else"}),
+        "settings": rewrite(data, meta_changes={"settings": json.dumps({**LESSON.__dict__, "lr": -1})}),
+        "out of range": rewrite(data, meta_changes={"cursor": "999"}),
+        "images do not match": rewrite(data, {"history.pixels": torch.zeros(3, 28, 28, dtype=torch.uint8)}),
+    }
+    for expected, bad in cases.items():
+        with pytest.raises(progress.ProgressError, match=expected):
+            progress.loads(bad)
+
+
+def _meta(data: bytes) -> dict:
+    header_len = int.from_bytes(data[:8], "little")
+    return json.loads(data[8 : 8 + header_len])["__metadata__"]
+
+
+def test_settings_round_trip(real_data):
+    learner = Learner(replace(LESSON, seed=11, optimizer="sgd", lr=0.25))
+    learner.train_step(*real_data.image("train", 3))
+    loaded = progress.loads(progress.dumps(learner))
+    assert loaded.settings == learner.settings and same(state(loaded), state(learner))
