@@ -1,7 +1,9 @@
 """What a link's URL parameters mean, read defensively: anything odd falls back to a safe value with a note.
 
-Today a link carries the selected image (``?split=test&index=42``); the learner's settings and steps
-will follow the same rules (one parser per parameter, never an exception, a short notice per problem).
+A link carries the selected image (``?split=test&index=42``), the settings that differ from the Lesson
+preset (``seed``, ``act``, ``scale``, ``opt``, ``lr``) and the steps taken (``steps=t0.t5.e12``), so
+that opening it replays the learner's exact weights. One parser per parameter, never an exception, a
+short notice per problem.
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from fashionnet.learner import ImageRef
+from fashionnet.settings import ACTIVATIONS, LESSON, OPTIMIZERS, Settings
 
 MAX_PARAM_CHARS = 40  # longer than any valid value; longer ones are not echoed back to the page
 
@@ -21,20 +24,13 @@ def _shown(value: str) -> str:
 def parse_selection(params: Mapping[str, str | list[str]], sizes: Mapping[str, int]) -> tuple[ImageRef, list[str]]:
     """The image a link asks for, and notices for any parameter that had to be ignored."""
     notices: list[str] = []
-
-    def one(name: str) -> str | None:
-        value = params.get(name)
-        if isinstance(value, list):  # ?index=1&index=2: take the last, as browsers' forms do
-            value = value[-1] if value else None
-        return value
-
-    split = one("split")
+    split = _one(params, "split")
     if split is None:
         split = "train"
     elif split not in sizes:
         notices.append(f"The link's image set {_shown(split)} is not one of {', '.join(sizes)}; showing the training set.")
         split = "train"
-    raw = one("index")
+    raw = _one(params, "index")
     index = 0
     if raw is not None:
         text = raw.strip()
@@ -47,3 +43,91 @@ def parse_selection(params: Mapping[str, str | list[str]], sizes: Mapping[str, i
         else:
             index = int(text)
     return ImageRef(split, index), notices
+
+
+MAX_LINK_STEPS = 300  # about 2,000 characters of URL; longer histories travel as progress files
+_SPLIT_CODES = {"train": "t", "test": "e"}
+_SETTING_PARAMS = ("seed", "act", "scale", "opt", "lr")
+
+
+def _one(params: Mapping[str, str | list[str]], name: str) -> str | None:
+    """A parameter's value; for ?index=1&index=2 the last one, as browsers' forms do."""
+    value = params.get(name)
+    if isinstance(value, list):
+        value = value[-1] if value else None
+    return value
+
+
+def parse_settings(params: Mapping[str, str | list[str]]) -> tuple[Settings, list[str]]:
+    """The settings a link asks for (Lesson defaults for what it leaves out), and notices for bad values."""
+    notices: list[str] = []
+    values = LESSON.__dict__.copy()
+    raw = {name: _one(params, name) for name in _SETTING_PARAMS}
+    parsers = {
+        "seed": ("seed", lambda v: int(v) if v.isascii() and v.isdigit() and len(v) <= 10 else None),
+        "act": ("activation", lambda v: v if v in ACTIVATIONS else None),
+        "scale": ("scale_inputs", lambda v: {"0": False, "1": True}.get(v)),
+        "opt": ("optimizer", lambda v: v if v in OPTIMIZERS else None),
+        "lr": ("lr", _float_or_none),
+    }
+    for name, text in raw.items():
+        if text is None:
+            continue
+        field, parse = parsers[name]
+        value = parse(text.strip())
+        try:
+            if value is None:
+                raise ValueError(name)
+            values = Settings(**{**values, field: value}).validated().__dict__.copy()
+        except ValueError:
+            notices.append(f"The link's {name} {_shown(text)} is not valid; using {values[field]}.")
+    return Settings(**values), notices
+
+
+def _float_or_none(text: str) -> float | None:
+    if len(text) > 24:
+        return None
+    try:
+        return float(text)
+    except ValueError:
+        return None
+
+
+def parse_steps(params: Mapping[str, str | list[str]], sizes: Mapping[str, int]) -> tuple[list[ImageRef], list[str]]:
+    """The steps a link replays: ``t12.e5`` is training image 12, then test image 5."""
+    text = _one(params, "steps")
+    if not text:
+        return [], []
+    parts = text.split(".")
+    if len(parts) > MAX_LINK_STEPS:
+        return [], [f"The link carries {len(parts):,} steps; links replay at most {MAX_LINK_STEPS}. Use a progress file instead."]
+    codes = {v: k for k, v in _SPLIT_CODES.items()}
+    refs = []
+    for part in parts:
+        split, number = codes.get(part[:1]), part[1:]
+        if split is None or not (number.isascii() and number.isdigit() and len(number) <= 6) or int(number) >= sizes[split]:
+            return [], [f"The link's steps are not valid (at {_shown(part)}); starting from the seed with no steps."]
+        refs.append(ImageRef(split, int(number)))
+    return refs, []
+
+
+def link_params(selection: ImageRef, settings: Settings, refs: list[ImageRef | None]) -> tuple[dict[str, str], str | None]:
+    """URL parameters that rebuild this state anywhere, and a notice when the steps cannot travel in a link."""
+    params = {"split": selection.split, "index": str(selection.index)}
+    shown = {
+        "seed": str(settings.seed),
+        "act": settings.activation,
+        "scale": "1" if settings.scale_inputs else "0",
+        "opt": settings.optimizer,
+        "lr": repr(settings.lr),  # repr round-trips a float exactly
+    }
+    for name, field in zip(_SETTING_PARAMS, ("seed", "activation", "scale_inputs", "optimizer", "lr"), strict=True):
+        if getattr(settings, field) != getattr(LESSON, field):
+            params[name] = shown[name]
+    if not refs:
+        return params, None
+    if len(refs) > MAX_LINK_STEPS or any(r is None for r in refs):
+        why = "too many for a link" if len(refs) > MAX_LINK_STEPS else "some images are not from the dataset"
+        return params, f"The link holds your settings and image, not your {len(refs)} steps ({why}): save a progress file."
+    params["steps"] = ".".join(f"{_SPLIT_CODES[r.split]}{r.index}" for r in refs)
+    return params, None

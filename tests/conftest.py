@@ -17,6 +17,8 @@ SHARED_DATA = ROOT.parent / "shared" / "data" / "fashion-mnist"
 os.environ.setdefault("FASHIONNET_DATA_DIR", str(SHARED_DATA))
 os.environ.setdefault("FASHIONNET_CACHE_DIR", str(ROOT / ".cache" / "test-cache"))
 os.environ.setdefault("FASHIONNET_OFFLINE", "1")
+# Show the real error in AppTest failures (the app itself hides details from learners).
+os.environ.setdefault("STREAMLIT_CLIENT_SHOW_ERROR_DETAILS", "full")
 
 
 @pytest.fixture(scope="session")

@@ -10,14 +10,15 @@ some session has called ``st.navigation``, so the first visitor of a shared link
 from __future__ import annotations
 
 from contextvars import ContextVar
+from urllib.parse import urlencode
 
 import streamlit as st
 
 from fashionnet import progress
 from fashionnet import settings as cfg
 from fashionnet.data import CLASSES, FashionData, load_fashion_mnist
-from fashionnet.learner import ImageRef, Learner
-from fashionnet.links import parse_selection
+from fashionnet.learner import ImageRef, Learner, StepRefused
+from fashionnet.links import link_params, parse_selection, parse_settings, parse_steps
 from fashionnet.ripple import ProbeSet, probe_set
 
 # True while the router runs a page in this script run. A context variable, not session state: a page
@@ -53,7 +54,12 @@ def run() -> None:
             st.Page("pages/predict.py", title="Predict", url_path="predict", visibility="hidden"),
         ]
     )
-    _sidebar(data)
+    # Widgets change state in callbacks, before this run: the link made here is already up to date.
+    learner: Learner = st.session_state.learner
+    wanted, link_notice = link_params(st.session_state.selection, learner.settings, [r.ref for r in learner.history[: learner.cursor]])
+    if st.query_params.to_dict() != wanted:  # keep the address bar a link to exactly what the learner sees
+        st.query_params.from_dict(wanted)
+    _sidebar(data, urlencode(wanted), link_notice)
     if data.notice:
         st.warning(data.notice, icon=":material/dataset:")
     for notice in st.session_state.pop("url_notices", []):
@@ -63,10 +69,6 @@ def run() -> None:
         page.run()
     finally:
         _ROUTING.reset(token)
-    sel = st.session_state.selection
-    wanted = {"split": sel.split, "index": str(sel.index)}
-    if st.query_params.to_dict() != wanted:  # keep the address bar a link to what the learner sees
-        st.query_params.from_dict(wanted)
 
 
 def ensure_routed() -> None:
@@ -80,10 +82,19 @@ def _init_session(data: FashionData) -> None:
     ss = st.session_state
     if "learner" in ss:
         return
-    ss.learner = Learner(cfg.LESSON)
-    ref, notices = parse_selection(st.query_params.to_dict(), {s: data.size(s) for s in ("train", "test")})
-    ss.selection = ref
-    ss.url_notices = notices
+    params = st.query_params.to_dict()
+    sizes = {s: data.size(s) for s in ("train", "test")}
+    ss.selection, notices = parse_selection(params, sizes)
+    settings, more = parse_settings(params)
+    steps, even_more = parse_steps(params, sizes)
+    ss.learner = Learner(settings)
+    for n, ref in enumerate(steps, start=1):  # replaying the link's steps rebuilds its exact weights
+        try:
+            ss.learner.train_step(*data.image(ref.split, ref.index), ref)
+        except StepRefused:
+            even_more.append(f"The link's step {n} would blow up the weights with these settings; stopped after step {n - 1}.")
+            break
+    ss.url_notices = notices + more + even_more
     _load_settings_fields(ss.learner.settings)
 
 
@@ -137,7 +148,7 @@ def _load_progress(key: str) -> None:
     st.session_state.progress_message = ("success", f"Loaded {upload.name}: step {learner.steps_taken} of {len(learner.history)}.")
 
 
-def _sidebar(data: FashionData) -> None:
+def _sidebar(data: FashionData, query: str, link_notice: str | None) -> None:
     learner: Learner = st.session_state.learner
     s = learner.settings
     sel: ImageRef = st.session_state.selection
@@ -174,6 +185,11 @@ def _sidebar(data: FashionData) -> None:
                 seed, steps = int(st.session_state.cfg_seed), learner.steps_taken
                 st.warning(f"Applying starts a fresh model from seed {seed}; the {steps} steps taken are discarded.")
                 st.button("Apply: start a fresh model", key="apply_settings", type="primary", on_click=_apply_settings)
+        with st.expander("Share this state", icon=":material/link:"):
+            st.caption("This link rebuilds your exact weights in any browser: settings, image and every step.")
+            st.code(f"{(st.context.url or '').split('?')[0]}?{query}", language=None, wrap_lines=True)
+            if link_notice:
+                st.warning(link_notice)
         with st.expander("Save and resume", icon=":material/save:"):
             st.caption("Progress lives on the server only while this tab is open: download it to keep it.")
             st.download_button(
