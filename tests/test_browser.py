@@ -36,7 +36,7 @@ SIZES = ((1280, 800), (1920, 1080), (390, 844))
 THEMES = ("light", "dark")
 
 CAPTION = "[data-testid=stImageCaption]"
-CODE = "[data-testid=stCode] code"
+CODE = "[data-testid=stMain] [data-testid=stCode] code"
 PROBS_CHART = "[data-testid=stVegaLiteChart][aria-label^='Bar chart of the ten class probabilities']"
 # Streamlit 1.67 puts `st-key-<key>` classes only on widgets, not on st.altair_chart/st.dataframe, so the
 # heatmap is found by its alt text and the moved table by the column it sits in.
@@ -538,3 +538,29 @@ def test_guess_first_then_see_the_ripple(server, pages):
     assert page.get_by_text("Probe accuracy").count() == 1
     assert_no_exception(page, "guess first")
     log.assert_clean("guess first")
+
+
+# --- a shared link in a second browser ------------------------------------------------------------------
+
+
+def test_a_link_rebuilds_the_same_weights_in_another_browser(server, pages):
+    a, log_a = pages.open(server.url("/train?split=train&index=3"))
+    for index in ("3", "11", "20"):
+        box = a.locator(".st-key-pick_index input")
+        if box.is_hidden():
+            a.locator("[data-testid=stExpander] summary", has_text="Choose another image").click()
+        box.fill(index)
+        rerun_and_wait(a, lambda b=box: b.press("Enter"))
+        train_step(a)
+    assert sidebar_steps(a) == "3"
+    url = a.url
+    assert "steps=t3.t11.t20" in url, url
+    shown_a = printouts(a)
+    assert len(shown_a) == 2  # W3 before and after the newest step
+
+    b, log_b = pages.open(url)  # a separate browser context: another learner, another session
+    assert sidebar_steps(b) == "3"
+    assert printouts(b) == shown_a, "the link did not rebuild the same W3 (before and after the newest step)"
+    assert caption(b) == caption(a)
+    log_a.assert_clean("link, first browser")
+    log_b.assert_clean("link, second browser")
