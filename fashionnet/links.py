@@ -131,3 +131,13 @@ def link_params(selection: ImageRef, settings: Settings, refs: list[ImageRef | N
         return params, f"The link holds your settings and image, not your {len(refs)} steps ({why}): save a progress file."
     params["steps"] = ".".join(f"{_SPLIT_CODES[r.split]}{r.index}" for r in refs)
     return params, None
+
+
+def parse_lesson_step(params: Mapping[str, str | list[str]], cells: int) -> tuple[int, list[str]]:
+    """The Lesson page's step a link opens at (0 when absent or odd)."""
+    text = _one(params, "lesson")
+    if text is None:
+        return 0, []
+    if text.isascii() and text.isdigit() and len(text) <= 3 and int(text) < cells:
+        return int(text), []
+    return 0, [f"The link's lesson step {_shown(text)} is not one of 0 to {cells - 1}; starting at the beginning."]

@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from fashionnet import charts, explain, quiz, report, ripple
+from fashionnet import charts, explain, export, quiz, report, ripple
 from fashionnet.data import CLASSES
 from fashionnet.learner import NothingToUndo, StepRefused
 from ui.router import ensure_routed, shared_data, shared_probe
@@ -162,6 +162,26 @@ else:
     st.code(report.torch_printout(step.w3_before, step.b3_before), language=None, wrap_lines=True)
     st.markdown("**`net.W3._parameters` after the step**")
     st.code(report.torch_printout(step.w3_after, step.b3_after), language=None, wrap_lines=True)
+    with st.expander("Homework export: this step's numbers as CSV and JSON"):
+        st.code(export.SCHEMA, language=None)
+        e1, e2 = st.columns(2)
+        name = f"fashionnet-step{r.number}"
+        e1.download_button(
+            "Download CSV",
+            data=lambda: export.step_csv(step),
+            file_name=f"{name}.csv",
+            mime="text/csv",
+            on_click="ignore",
+            key="export_csv",
+        )
+        e2.download_button(
+            "Download JSON",
+            data=lambda: export.step_json(step),
+            file_name=f"{name}.json",
+            mime="application/json",
+            on_click="ignore",
+            key="export_json",
+        )
     with st.expander("Bias of W3, and how much every layer moved"):
         fmt7 = st.column_config.NumberColumn(format="%+.7f")
         st.dataframe(

@@ -142,3 +142,31 @@ def test_claim_experiment_on_a_small_test_set(tiny_folder, tmp_path):
     learner = Learner(MODERN)
     frame = claims.run_experiment(learner.net, True, data, n=500, lrs={"sgd": 0.1})
     assert sorted(frame["test index"]) == [0, 1]
+
+
+def test_homework_export_matches_the_step(real_data):
+    import csv
+    import io
+    import json
+
+    from fashionnet import export
+
+    learner = Learner(LESSON)
+    learner.train_step(*real_data.image("train", 1))
+    step = learner.train_step(*real_data.image("train", 0))
+    rows = list(csv.DictReader(io.StringIO(export.step_csv(step))))
+    assert len(rows) == 4096
+    m = learner.optimizer.state_dict()["state"][4]["exp_avg"]  # W3.weight's Adam state, from torch.optim itself
+    for k in (0, 777, 4095):
+        i, j = divmod(k, 64)
+        row = rows[k]
+        assert (int(row["row"]), int(row["column"])) == (i, j)
+        # 9 significant digits give back the exact 32-bit values.
+        assert torch.tensor(float(row["after"]), dtype=torch.float32) == learner.net.W3.weight[i, j]
+        assert torch.tensor(float(row["gradient"]), dtype=torch.float32) == step.w3_grad[i, j]
+        assert torch.tensor(float(row["adam_m"]), dtype=torch.float32) == m[i, j]
+    data = json.loads(export.step_json(step))
+    assert data["class"] == "Ankle boot" and data["step"] == 2 and len(data["image"]) == 28
+    assert torch.equal(torch.tensor(data["w3_before"], dtype=torch.float32), step.w3_before)
+    assert torch.equal(torch.tensor(data["adam_v"], dtype=torch.float32), learner.optimizer.state_dict()["state"][4]["exp_avg_sq"])
+    assert "schema" in data and "4,096 rows" in export.SCHEMA

@@ -18,7 +18,8 @@ from fashionnet import progress
 from fashionnet import settings as cfg
 from fashionnet.data import CLASSES, FashionData, load_fashion_mnist
 from fashionnet.learner import ImageRef, Learner, StepRefused
-from fashionnet.links import link_params, parse_selection, parse_settings, parse_steps
+from fashionnet.lesson import CELLS as LESSON_CELLS
+from fashionnet.links import link_params, parse_lesson_step, parse_selection, parse_settings, parse_steps
 from fashionnet.ripple import ProbeSet, probe_set
 
 # True while the router runs a page in this script run. A context variable, not session state: a page
@@ -46,6 +47,7 @@ def run() -> None:
         [
             st.Page("pages/predict.py", title="Predict", icon=":material/image_search:", default=True, url_path="home"),
             st.Page("pages/train.py", title="Train one step", icon=":material/model_training:"),
+            st.Page("pages/lesson.py", title="The lesson, step by step", icon=":material/menu_book:"),
             st.Page("pages/why.py", title="Why it moved", icon=":material/lightbulb:"),
             st.Page("pages/layers.py", title="Inside the layers", icon=":material/stacked_bar_chart:"),
             st.Page("pages/claim.py", title="Test the lesson's claim", icon=":material/science:"),
@@ -57,6 +59,8 @@ def run() -> None:
     # Widgets change state in callbacks, before this run: the link made here is already up to date.
     learner: Learner = st.session_state.learner
     wanted, link_notice = link_params(st.session_state.selection, learner.settings, [r.ref for r in learner.history[: learner.cursor]])
+    if page.url_path == "lesson":
+        wanted["lesson"] = str(st.session_state.get("lesson_step", 0))
     if st.query_params.to_dict() != wanted:  # keep the address bar a link to exactly what the learner sees
         st.query_params.from_dict(wanted)
     _sidebar(data, urlencode(wanted), link_notice)
@@ -94,7 +98,8 @@ def _init_session(data: FashionData) -> None:
         except StepRefused:
             even_more.append(f"The link's step {n} would blow up the weights with these settings; stopped after step {n - 1}.")
             break
-    ss.url_notices = notices + more + even_more
+    ss.lesson_step, lesson_notices = parse_lesson_step(params, len(LESSON_CELLS))
+    ss.url_notices = notices + more + even_more + lesson_notices
     _load_settings_fields(ss.learner.settings)
 
 

@@ -1,0 +1,87 @@
+"""The lesson, cell by cell: its code beside the live output of the learner's own model, with Next and Back."""
+
+import streamlit as st
+
+from fashionnet import lesson, report
+from fashionnet.data import CLASSES
+from fashionnet.learner import ImageRef, StepRefused
+from fashionnet.settings import LESSON, Settings
+from ui.router import ensure_routed, shared_data
+
+ensure_routed()
+learner = st.session_state.learner
+data = shared_data()
+last = len(lesson.CELLS) - 1
+step = min(max(int(st.session_state.get("lesson_step", 0)), 0), last)
+
+
+def go(to: int) -> None:
+    st.session_state.lesson_step = min(max(to, 0), last)
+
+
+def fresh(lr: float) -> None:
+    learner.reset(Settings(**{**LESSON.__dict__, "lr": lr}))
+    st.session_state.selection = ImageRef("train", 0)
+    st.session_state.cfg_lr = lr
+
+
+def run_step() -> None:
+    ref = st.session_state.selection
+    try:
+        learner.train_step(*data.image(ref.split, ref.index), ref)
+    except StepRefused as err:
+        st.session_state.lesson_message = str(err)
+
+
+st.title("The lesson, step by step")
+with st.container(horizontal=True, vertical_alignment="center"):
+    st.button("Back", key="lesson_back", on_click=go, args=(step - 1,), disabled=step == 0, icon=":material/arrow_back:")
+    st.markdown(f"**Step {step + 1} of {last + 1}: {lesson.CELLS[step].title}**")
+    st.button("Next", key="lesson_next", on_click=go, args=(step + 1,), disabled=step == last, icon=":material/arrow_forward:")
+cell = lesson.CELLS[step]
+st.markdown("> " + cell.words)
+sel = st.session_state.selection
+image, label = data.image(sel.split, sel.index)
+if step == 0:
+    st.caption("The lesson writes “$.05$ percent” and “$.95$ percent”; it means a 5 % and a 95 % chance.")
+    st.caption(f"Your model now: {learner.steps_taken} steps taken, on {sel.split} image #{sel.index} ({CLASSES[label]}).")
+    st.button("Start from a fresh Lesson model on training image 0", key="lesson_fresh", on_click=fresh, args=(LESSON.lr,), type="primary")
+    st.caption("This replaces your model with the Lesson preset from seed 0; the steps you took are discarded.")
+else:
+    code, out = st.columns(2, gap="medium")
+    with code:
+        st.markdown("**The lesson's code**")
+        st.code(cell.code, language="python")
+        if cell.printed:
+            with st.expander("What the lesson printed"):
+                st.code(cell.printed, language=None)
+    with out:
+        st.markdown(f"**Your model's output** ({sel.split} image #{sel.index}, {CLASSES[label]})")
+        live = lesson.live_output(step, learner, image, label)
+        if live:
+            st.code(live, language=None, wrap_lines=True)
+        verdict = lesson.matches(step, live)
+        if verdict is True:
+            st.success("Matches the lesson's printed output, to the last printed digit.")
+        elif verdict is False:
+            st.warning("Differs from the lesson's output: your model is not a fresh Lesson model on training image 0 (see step 1).")
+    if step == 3 and (note := report.lr_discrepancy(learner.settings)):
+        st.info(note)
+        with st.container(horizontal=True):
+            st.button("Fresh model with lr 0.0005 (the code)", key="lesson_lr_code", on_click=fresh, args=(report.LESSON_CODE_LR,))
+            st.button("Fresh model with lr 0.005 (the output)", key="lesson_lr_output", on_click=fresh, args=(report.LESSON_OUTPUT_LR,))
+        st.caption("Either button starts a fresh Lesson model on training image 0; your steps are discarded.")
+    if cell.runs_step:
+        st.button("Run this cell: loss.backward(); adam.step()", key="lesson_run", on_click=run_step, type="primary")
+        if message := st.session_state.pop("lesson_message", None):
+            st.error(message)
+        if (r := learner.last_report) is not None:
+            st.success(f"Step {r.record.number} taken: loss {r.record.loss_before:.4f} → {r.record.loss_after:.4f}. Press Next.")
+    if step == last and (r := learner.last_report) is not None:
+        st.info(report.first_entry_callout(r))
+        st.markdown(
+            "**Why every entry moved by the same amount:** Adam's first step moves each weight by the learning rate, "
+            "in the direction that lowers the loss, however big or small its gradient. **Why whole rows moved "
+            "together:** for one image, the gradient of entry (i, j) is the error of layer-3 unit i times the output "
+            "of layer-2 unit j; the sigmoid outputs are all positive, so every entry in a row gets the same sign."
+        )
