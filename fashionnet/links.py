@@ -141,3 +141,21 @@ def parse_lesson_step(params: Mapping[str, str | list[str]], cells: int) -> tupl
     if text.isascii() and text.isdigit() and len(text) <= 3 and int(text) < cells:
         return int(text), []
     return 0, [f"The link's lesson step {_shown(text)} is not one of 0 to {cells - 1}; starting at the beginning."]
+
+
+def parse_presenter(params: Mapping[str, str | list[str]]) -> tuple[bool, tuple[int, int] | None, list[str]]:
+    """Presenter mode (``present=1``) and a pinned W3 entry (``pin=row,column``) from a link."""
+    notices = []
+    present = _one(params, "present")
+    on = present == "1"
+    if present not in (None, "0", "1"):
+        notices.append(f"The link's present {_shown(present)} is not 0 or 1; presenter mode is off.")
+    pin_text = _one(params, "pin")
+    pin = None
+    if pin_text is not None:
+        parts = pin_text.split(",")
+        if len(parts) == 2 and all(p.isascii() and p.isdigit() and len(p) <= 2 and int(p) < 64 for p in parts):
+            pin = (int(parts[0]), int(parts[1]))
+        else:
+            notices.append(f"The link's pin {_shown(pin_text)} is not a W3 entry (row,column from 0 to 63); nothing is pinned.")
+    return on, pin, notices

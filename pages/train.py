@@ -86,6 +86,14 @@ if step is None:
     st.code(report.torch_printout(learner.net.W3.weight.detach(), learner.net.W3.bias.detach()), language=None, wrap_lines=True)
 else:
     r = step.record
+    if st.session_state.get("pin_on"):
+        i, j = int(st.session_state.pin_row), int(st.session_state.pin_col)
+        st.metric(
+            f"Pinned: W3[{i}, {j}] after step {r.number}",
+            f"{float(step.w3_after[i, j]):.4f}",
+            f"{float(step.w3_delta[i, j]):+.7f} (was {float(step.w3_before[i, j]):.4f})",
+            help=f"Exactly {float(step.w3_after[i, j]):.9g}. Pin another entry in the sidebar's Presenter mode.",
+        )
     st.subheader(f"Step {r.number}: what changed")
     m1, m2, m3 = st.columns(3)
     m1.metric("Loss", f"{r.loss_after:.4f}", f"{r.loss_after - r.loss_before:+.4f} (was {r.loss_before:.4f})", delta_color="inverse")

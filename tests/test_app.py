@@ -365,3 +365,27 @@ def test_bad_link_settings_and_steps_get_notices(real_data):
     notices = " ".join(i.value for i in at.info)
     for name in ("seed", "act", "lr", "opt", "steps"):
         assert f"link's {name}" in notices, name
+
+
+def test_presenter_mode_and_a_pinned_entry_from_the_link(real_data):
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
+    at.query_params["present"] = "1"
+    at.query_params["pin"] = "3,40"
+    at.run()
+    assert at.session_state.presenter and at.session_state.pin_on
+    train_page(at)
+    at.button(key="train_step").click().run()
+    step = at.session_state.learner.last_report
+    pinned = next(m for m in at.metric if m.label.startswith("Pinned: W3[3, 40]"))
+    assert pinned.value == f"{float(step.w3_after[3, 40]):.4f}"
+    assert pinned.delta.startswith(f"{float(step.w3_delta[3, 40]):+.7f}")
+    flat = {k: v[-1] if isinstance(v, list) else v for k, v in at.query_params.items()}
+    assert flat["present"] == "1" and flat["pin"] == "3,40"
+    at.toggle(key="presenter").set_value(False).run()
+    assert "present" not in at.query_params
+    bad = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
+    bad.query_params["pin"] = "99,-1"
+    bad.query_params["present"] = "yes"
+    bad.run()
+    assert not bad.exception and not bad.session_state.presenter and not bad.session_state.pin_on
+    assert sum("link's pin" in i.value or "link's present" in i.value for i in bad.info) == 2

@@ -19,8 +19,15 @@ from fashionnet import settings as cfg
 from fashionnet.data import CLASSES, FashionData, load_fashion_mnist
 from fashionnet.learner import ImageRef, Learner, StepRefused
 from fashionnet.lesson import CELLS as LESSON_CELLS
-from fashionnet.links import link_params, parse_lesson_step, parse_selection, parse_settings, parse_steps
+from fashionnet.links import link_params, parse_lesson_step, parse_presenter, parse_selection, parse_settings, parse_steps
 from fashionnet.ripple import ProbeSet, probe_set
+
+# Presenter mode: everything a size larger (Streamlit sizes text in rem), no toolbar or header bar.
+PRESENTER_CSS = """<style>
+html { font-size: 20px; }
+[data-testid="stHeader"], [data-testid="stToolbar"], [data-testid="stDecoration"] { display: none; }
+[data-testid="stMainBlockContainer"] { padding-top: 1.5rem; max-width: 96%; }
+</style>"""
 
 # True while the router runs a page in this script run. A context variable, not session state: a page
 # may end its run with st.stop(), after which session state can no longer be written.
@@ -61,6 +68,11 @@ def run() -> None:
     wanted, link_notice = link_params(st.session_state.selection, learner.settings, [r.ref for r in learner.history[: learner.cursor]])
     if page.url_path == "lesson":
         wanted["lesson"] = str(st.session_state.get("lesson_step", 0))
+    if st.session_state.get("presenter"):
+        wanted["present"] = "1"
+        st.html(PRESENTER_CSS)
+    if st.session_state.get("pin_on"):
+        wanted["pin"] = f"{st.session_state.pin_row},{st.session_state.pin_col}"
     if st.query_params.to_dict() != wanted:  # keep the address bar a link to exactly what the learner sees
         st.query_params.from_dict(wanted)
     _sidebar(data, urlencode(wanted), link_notice)
@@ -99,7 +111,10 @@ def _init_session(data: FashionData) -> None:
             even_more.append(f"The link's step {n} would blow up the weights with these settings; stopped after step {n - 1}.")
             break
     ss.lesson_step, lesson_notices = parse_lesson_step(params, len(LESSON_CELLS))
-    ss.url_notices = notices + more + even_more + lesson_notices
+    ss.presenter, pin, presenter_notices = parse_presenter(params)
+    ss.pin_on = pin is not None
+    ss.pin_row, ss.pin_col = pin or (0, 0)
+    ss.url_notices = notices + more + even_more + lesson_notices + presenter_notices
     _load_settings_fields(ss.learner.settings)
 
 
@@ -190,6 +205,13 @@ def _sidebar(data: FashionData, query: str, link_notice: str | None) -> None:
                 seed, steps = int(st.session_state.cfg_seed), learner.steps_taken
                 st.warning(f"Applying starts a fresh model from seed {seed}; the {steps} steps taken are discarded.")
                 st.button("Apply: start a fresh model", key="apply_settings", type="primary", on_click=_apply_settings)
+        with st.expander("Presenter mode", icon=":material/co_present:", expanded=bool(st.session_state.get("presenter"))):
+            st.toggle("Presenter mode", key="presenter", help="Larger type and less chrome, for projecting in class.")
+            st.toggle("Pin one W3 entry", key="pin_on", help="The Train page then shows this entry large, step after step.")
+            if st.session_state.get("pin_on"):
+                c1, c2 = st.columns(2)
+                c1.number_input("Row", 0, 63, step=1, key="pin_row")
+                c2.number_input("Column", 0, 63, step=1, key="pin_col")
         with st.expander("Share this state", icon=":material/link:"):
             st.caption("This link rebuilds your exact weights in any browser: settings, image and every step.")
             st.code(f"{(st.context.url or '').split('?')[0]}?{query}", language=None, wrap_lines=True)
