@@ -342,6 +342,7 @@ class PageNotFound(AssertionError):
         ("/why", "Why it moved", None, None),
         ("/layers?split=test&index=5", "Inside the layers", None, None),
         ("/claim", "Test the lesson's claim", None, None),
+        ("/lesson?lesson=2&present=1&pin=0,0", "The lesson, step by step", None, None),
         # Each parameter falls back on its own: the set is valid, so it stays the test set.
         ("/predict?split=test&index=9999999", "Predict", "Test image #0: Ankle boot", "9,999,999"),
     ],
@@ -350,7 +351,14 @@ def test_shared_link_as_first_visit(fresh_server, pages, path, title, expected_c
     page, log = pages.open(fresh_server.url(path))
     assert heading(page) == title
     nav = [t.strip().splitlines()[-1] for t in page.locator("[data-testid=stSidebarNav] a").all_inner_texts()]  # after the icon
-    assert nav == ["Predict", "Train one step", "Why it moved", "Inside the layers", "Test the lesson's claim"], nav
+    assert nav == [
+        "Predict",
+        "Train one step",
+        "The lesson, step by step",
+        "Why it moved",
+        "Inside the layers",
+        "Test the lesson's claim",
+    ], nav
     if expected_caption:
         assert caption(page) == expected_caption
     if notice:
@@ -482,6 +490,10 @@ def test_screenshots(server, pages, theme):
         saved += shoot(page, folder, f"why-{size}-{theme}")
         go_to(page, "Inside the layers")
         saved += shoot(page, folder, f"layers-{size}-{theme}")
+        go_to(page, "The lesson, step by step")
+        for _ in range(2):
+            click_and_wait(page, ".st-key-lesson_next button")
+        saved += shoot(page, folder, f"lesson-{size}-{theme}")
         go_to(page, "Test the lesson's claim")
         claim_n = page.locator(".st-key-claim_n input")
         claim_n.fill("200")
@@ -564,3 +576,27 @@ def test_a_link_rebuilds_the_same_weights_in_another_browser(server, pages):
     assert caption(b) == caption(a)
     log_a.assert_clean("link, first browser")
     log_b.assert_clean("link, second browser")
+
+
+# --- the lesson page and presenter mode -------------------------------------------------------------------
+
+
+def test_lesson_walkthrough_and_presenter_mode(server, pages):
+    page, log = pages.open(server.url("/lesson?present=1&pin=0,0"), width=1920, height=1080)
+    assert heading(page) == "The lesson, step by step"
+    # Presenter mode: everything larger, no toolbar.
+    assert page.evaluate("() => getComputedStyle(document.documentElement).fontSize") == "20px"
+    assert page.locator("[data-testid=stToolbar]").count() == 0 or page.locator("[data-testid=stToolbar]").first.is_hidden()
+    click_and_wait(page, ".st-key-lesson_fresh button")
+    for _ in range(5):  # to the cell that takes the step
+        click_and_wait(page, ".st-key-lesson_next button")
+    click_and_wait(page, ".st-key-lesson_run button")
+    page.get_by_text("Step 1 taken: loss 2.2632").wait_for()
+    click_and_wait(page, ".st-key-lesson_next button")
+    page.get_by_text("Matches the lesson's printed output, to the last printed digit.").wait_for()
+    page.get_by_text("from 0.0259 to 0.0309").wait_for()
+    assert "lesson=6" in page.url and "present=1" in page.url, page.url
+    go_to(page, "Train one step")
+    page.get_by_text("Pinned: W3[0, 0] after step 1").wait_for()
+    assert_no_exception(page, "lesson walkthrough")
+    log.assert_clean("lesson walkthrough")

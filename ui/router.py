@@ -22,10 +22,11 @@ from fashionnet.lesson import CELLS as LESSON_CELLS
 from fashionnet.links import link_params, parse_lesson_step, parse_presenter, parse_selection, parse_settings, parse_steps
 from fashionnet.ripple import ProbeSet, probe_set
 
-# Presenter mode: everything a size larger (Streamlit sizes text in rem), no toolbar or header bar.
+# Presenter mode: everything a size larger (Streamlit sizes text in rem), no toolbar. The header stays:
+# it holds the button that opens the sidebar, where presenter mode is switched off again.
 PRESENTER_CSS = """<style>
 html { font-size: 20px; }
-[data-testid="stHeader"], [data-testid="stToolbar"], [data-testid="stDecoration"] { display: none; }
+[data-testid="stToolbar"], [data-testid="stDecoration"] { display: none; }
 [data-testid="stMainBlockContainer"] { padding-top: 1.5rem; max-width: 96%; }
 </style>"""
 
