@@ -136,7 +136,8 @@ def caption(page) -> str:
 
 
 def printouts(page) -> list[str]:
-    return [t.strip() for t in page.locator(CODE).all_inner_texts()]
+    """W3 as PyTorch prints it, every time the main area shows it (other code blocks are left out)."""
+    return [t.strip() for t in page.locator(CODE).all_inner_texts() if t.strip().startswith("{'weight': Parameter containing:")]
 
 
 def sidebar_steps(page) -> str:
@@ -600,3 +601,46 @@ def test_lesson_walkthrough_and_presenter_mode(server, pages):
     page.get_by_text("Pinned: W3[0, 0] after step 1").wait_for()
     assert_no_exception(page, "lesson walkthrough")
     log.assert_clean("lesson walkthrough")
+
+
+# --- save and resume ---------------------------------------------------------------------------------------
+
+
+def open_sidebar_section(page, title: str) -> None:
+    """Open a sidebar expander (a click on an open one would close it)."""
+    details = page.locator("[data-testid=stSidebar] [data-testid=stExpander] details", has_text=title)
+    if details.get_attribute("open") is None:
+        details.locator("summary").click()
+
+
+def test_download_progress_and_resume_in_another_browser(server, pages, tmp_path):
+    a, log_a = pages.open(server.url("/train?split=test&index=4"))
+    train_step(a)
+    train_step(a)
+    shown = printouts(a)
+    open_sidebar_section(a, "Save and resume")
+    with a.expect_download() as info:
+        a.locator(".st-key-save_progress button").click()
+    saved = tmp_path / info.value.suggested_filename
+    info.value.save_as(saved)
+    assert saved.name == "fashionnet-progress-step2.safetensors" and saved.stat().st_size > 100_000
+
+    b, log_b = pages.open(server.url("/"))  # another learner, starting fresh
+    open_sidebar_section(b, "Save and resume")
+    rerun_and_wait(b, lambda: b.locator("[data-testid=stSidebar] input[type=file]").set_input_files(str(saved)))
+    b.get_by_text("Loaded fashionnet-progress-step2.safetensors: step 2 of 2.").wait_for()
+    assert sidebar_steps(b) == "2"
+    go_to(b, "Train one step")
+    # The newest step is not re-shown after a load, but W3 now is the same bits as A's W3 after step 2.
+    (now,) = printouts(b)
+    assert now == shown[1]
+
+    # A file that is not a progress file: a message, and B keeps its state.
+    junk = tmp_path / "junk.safetensors"
+    junk.write_bytes(b"\x80\x04this is a pickle, not a progress file")
+    open_sidebar_section(b, "Save and resume")
+    rerun_and_wait(b, lambda: b.locator("[data-testid=stSidebar] input[type=file]").set_input_files(str(junk)))
+    b.get_by_text("junk.safetensors was not loaded").wait_for()
+    assert sidebar_steps(b) == "2"
+    log_a.assert_clean("save")
+    log_b.assert_clean("resume")
