@@ -48,23 +48,21 @@ if step == 0:
     st.button("Start from a fresh Lesson model on training image 0", key="lesson_fresh", on_click=fresh, args=(LESSON.lr,), type="primary")
     st.caption("This replaces your model with the Lesson preset from seed 0; the steps you took are discarded.")
 else:
-    code, out = st.columns(2, gap="medium")
-    with code:
-        st.markdown("**The lesson's code**")
-        st.code(cell.code, language="python")
-        if cell.printed:
-            with st.expander("What the lesson printed"):
-                st.code(cell.printed, language=None)
-    with out:
+    # Code, then output, each full width: PyTorch's printouts are 80 characters wide.
+    st.markdown("**The lesson's code**")
+    st.code(cell.code, language="python")
+    if cell.printed:
+        with st.expander("What the lesson printed"):
+            st.code(cell.printed, language=None)
+    live = lesson.live_output(step, learner, image, label)
+    if live:
         st.markdown(f"**Your model's output** ({sel.split} image #{sel.index}, {CLASSES[label]})")
-        live = lesson.live_output(step, learner, image, label)
-        if live:
-            st.code(live, language=None, wrap_lines=True)
-        verdict = lesson.matches(step, live)
-        if verdict is True:
-            st.success("Matches the lesson's printed output, to the last printed digit.")
-        elif verdict is False:
-            st.warning("Differs from the lesson's output: your model is not a fresh Lesson model on training image 0 (see step 1).")
+        st.code(live, language=None, wrap_lines=True)
+    verdict = lesson.matches(step, live)
+    if verdict is True:
+        st.success("Matches the lesson's printed output, to the last printed digit.")
+    elif verdict is False:
+        st.warning("Differs from the lesson's output: your model is not a fresh Lesson model on training image 0 (see step 1).")
     if step == 3 and (note := report.lr_discrepancy(learner.settings)):
         st.info(note)
         with st.container(horizontal=True):
