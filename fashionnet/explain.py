@@ -17,6 +17,7 @@ from torch import nn
 
 from fashionnet.learner import Learner, StepReport, make_optimizer
 from fashionnet.model import Net, make_net, to_input
+from fashionnet.report import w3_frame
 from fashionnet.settings import PRESETS, Settings
 
 SATURATED = (0.01, 0.99)  # a sigmoid output outside this band passes back at most ~1 % of the gradient
@@ -156,16 +157,7 @@ def what_if(
 
 
 def what_if_frame(result: WhatIf) -> pd.DataFrame:
-    rows, cols = torch.meshgrid(torch.arange(64), torch.arange(64), indexing="ij")
-    return pd.DataFrame(
-        {
-            "row": rows.flatten().numpy(),
-            "column": cols.flatten().numpy(),
-            "before": result.w3_before.flatten().double().numpy(),
-            "after": result.w3_after.flatten().double().numpy(),
-            "change": result.w3_delta.flatten().double().numpy(),
-        }
-    )
+    return w3_frame(result.w3_before, result.w3_after)
 
 
 def _hidden_outputs(net: Net, x: torch.Tensor) -> list[torch.Tensor]:

@@ -57,19 +57,24 @@ def probabilities_frame(pred: Prediction, label: int | None) -> pd.DataFrame:
     )
 
 
-def w3_change_frame(report: StepReport) -> pd.DataFrame:
-    """All 4,096 entries of W3: row (layer-3 unit), column (layer-2 unit), before, after, change."""
+def w3_frame(before: torch.Tensor, after: torch.Tensor, gradient: torch.Tensor | None = None) -> pd.DataFrame:
+    """All 4,096 entries of a W3 step: row (layer-3 unit), column (layer-2 unit), before, after, change[, gradient]."""
     rows, cols = torch.meshgrid(torch.arange(64), torch.arange(64), indexing="ij")
-    return pd.DataFrame(
-        {
-            "row": rows.flatten().numpy(),
-            "column": cols.flatten().numpy(),
-            "before": report.w3_before.flatten().double().numpy(),
-            "after": report.w3_after.flatten().double().numpy(),
-            "change": report.w3_delta.flatten().double().numpy(),
-            "gradient": report.w3_grad.flatten().double().numpy(),
-        }
-    )
+    columns = {
+        "row": rows.flatten().numpy(),
+        "column": cols.flatten().numpy(),
+        "before": before.flatten().double().numpy(),
+        "after": after.flatten().double().numpy(),
+        "change": (after - before).flatten().double().numpy(),
+    }
+    if gradient is not None:
+        columns["gradient"] = gradient.flatten().double().numpy()
+    return pd.DataFrame(columns)
+
+
+def w3_change_frame(report: StepReport) -> pd.DataFrame:
+    """The newest step's W3: before, after, change and gradient of every entry."""
+    return w3_frame(report.w3_before, report.w3_after, report.w3_grad)
 
 
 def top_moves(report: StepReport, k: int = 10) -> pd.DataFrame:
