@@ -14,7 +14,7 @@ from PIL import Image
 from torch import nn
 
 from fashionnet.data import CLASSES
-from fashionnet.learner import Learner, Prediction, StepRecord, StepReport
+from fashionnet.learner import Prediction, StepReport
 from fashionnet.settings import Settings, preset_name
 
 LESSON_CODE_LR = 0.0005  # what the lesson's code cell passes to optim.Adam
@@ -120,10 +120,6 @@ def torch_printout(weight: torch.Tensor, bias: torch.Tensor) -> str:
     return repr({"weight": nn.Parameter(weight.clone()), "bias": nn.Parameter(bias.clone())})
 
 
-def net_printout(learner: Learner) -> str:
-    return repr(learner.net)
-
-
 def first_entry_callout(report: StepReport) -> str:
     """The lesson's remark, with this step's numbers: 'the first number was updated from .0259 to .03'."""
     b, a = float(report.w3_before[0, 0]), float(report.w3_after[0, 0])
@@ -187,26 +183,6 @@ def lr_discrepancy(settings: Settings) -> str | None:
         f"The lesson's code cell says `optim.Adam(net.parameters(), lr={LESSON_CODE_LR})`, but its printed W3 moved by "
         f"0.005 per entry (0.0259 → 0.0309), which only lr = {LESSON_OUTPUT_LR} gives: Adam's first step moves every "
         f"entry by about lr. This model uses lr = {settings.lr:g}."
-    )
-
-
-def history_frame(history: list[StepRecord], cursor: int) -> pd.DataFrame:
-    return pd.DataFrame(
-        [
-            {
-                "step": r.number,
-                "image": f"{r.ref.split} #{r.ref.index}" if r.ref else "own image",
-                "class": CLASSES[r.label],
-                "optimizer": r.optimizer,
-                "lr": r.lr,
-                "loss before": r.loss_before,
-                "loss after": r.loss_after,
-                "update size": r.update_norm,
-                "applied": r.number <= cursor,
-            }
-            for r in history
-        ],
-        columns=["step", "image", "class", "optimizer", "lr", "loss before", "loss after", "update size", "applied"],
     )
 
 
