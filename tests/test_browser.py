@@ -644,3 +644,15 @@ def test_download_progress_and_resume_in_another_browser(server, pages, tmp_path
     assert sidebar_steps(b) == "2"
     log_a.assert_clean("save")
     log_b.assert_clean("resume")
+
+
+def test_a_reload_keeps_the_steps_through_the_address_bar(server, pages):
+    page, log = pages.open(server.url("/train?split=test&index=8"))
+    train_step(page)
+    train_step(page)
+    shown = printouts(page)
+    page.reload()  # a new session: the server-side learner is gone, the address bar is not
+    wait_for_app(page)
+    assert sidebar_steps(page) == "2"
+    assert printouts(page) == shown
+    log.assert_clean("reload")
