@@ -389,3 +389,15 @@ def test_presenter_mode_and_a_pinned_entry_from_the_link(real_data):
     bad.run()
     assert not bad.exception and not bad.session_state.presenter and not bad.session_state.pin_on
     assert sum("link's pin" in i.value or "link's present" in i.value for i in bad.info) == 2
+
+
+def test_switching_to_the_smaller_test_set_keeps_a_valid_index(at, real_data):
+    at.number_input(key="pick_index").set_value(50000).run()
+    at.radio(key="pick_split").set_value("test").run()
+    sel = at.session_state.selection
+    assert (sel.split, sel.index) == ("test", 0)
+    assert at.number_input(key="pick_index").value == 0
+    at.number_input(key="pick_index").set_value(9999).run()
+    at.radio(key="pick_split").set_value("train").run()
+    assert at.session_state.selection.index == 9999  # valid in the training set too: kept
+    assert not at.exception
