@@ -109,7 +109,7 @@ def findings(frame: pd.DataFrame) -> list[Finding]:
 
 
 def finding_sentence(found: list[Finding], spread: tuple[float, float]) -> str:
-    """What the data show, in words computed from them."""
+    """What the data show, in words computed from them (``spread``: the lowest and highest P(true class))."""
     parts = [f"True-class probabilities range from {spread[0]:.1%} to {spread[1]:.1%}."]
     for f in found:
         name = "Adam" if f.optimizer == "adam" else "SGD"
@@ -119,3 +119,8 @@ def finding_sentence(found: list[Finding], spread: tuple[float, float]) -> str:
             f"get a median update of {f.small_p_update:.4g}, the most confident fifth {f.large_p_update:.4g}: {verdict}."
         )
     return " ".join(parts)
+
+
+def summary(frame: pd.DataFrame) -> str:
+    """The finding sentence of one experiment's results."""
+    return finding_sentence(findings(frame), (float(frame["p_true"].min()), float(frame["p_true"].max())))

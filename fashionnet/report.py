@@ -126,6 +126,13 @@ def first_entry_callout(report: StepReport) -> str:
     return f"The first number, W3[0, 0], was updated from {b:.4f} to {a:.4f} (a change of {a - b:+.7f})."
 
 
+def pinned_entry(report: StepReport, row: int, col: int) -> tuple[str, str, str]:
+    """A pinned W3 entry after the step, as a metric shows it: value, change, and the exact value."""
+    before, after = float(report.w3_before[row, col]), float(report.w3_after[row, col])
+    change = float(report.w3_delta[row, col])
+    return f"{after:.4f}", f"{change:+.7f} (was {before:.4f})", f"{after:.9g}"
+
+
 def moved_summary(report: StepReport) -> str:
     share = report.moved_share
     delta = report.w3_delta.abs()

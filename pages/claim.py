@@ -28,8 +28,7 @@ if st.button("Run the experiment", key="run_claim", type="primary", icon=":mater
     with st.spinner(f"Training a copy {pre} steps, then {2 * n} one-image steps…"):
         net = claims.pretrained_copy(learner, data, int(pre))
         frame = claims.run_experiment(net, learner.settings.scale_inputs, data, int(n), {"sgd": sgd_lr, "adam": adam_lr})
-    spread = (float(frame["p_true"].min()), float(frame["p_true"].max()))
-    st.session_state.claim_result = (frame, claims.finding_sentence(claims.findings(frame), spread), learner.settings, int(pre))
+    st.session_state.claim_result = (frame, claims.summary(frame), learner.settings, int(pre))
 
 if result := st.session_state.get("claim_result"):
     frame, sentence, settings, steps = result

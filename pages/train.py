@@ -88,11 +88,12 @@ else:
     r = step.record
     if st.session_state.get("pin_on"):
         i, j = int(st.session_state.pin_row), int(st.session_state.pin_col)
+        value, change, exact = report.pinned_entry(step, i, j)
         st.metric(
             f"Pinned: W3[{i}, {j}] after step {r.number}",
-            f"{float(step.w3_after[i, j]):.4f}",
-            f"{float(step.w3_delta[i, j]):+.7f} (was {float(step.w3_before[i, j]):.4f})",
-            help=f"Exactly {float(step.w3_after[i, j]):.9g}. Pin another entry in the sidebar's Presenter mode.",
+            value,
+            change,
+            help=f"Exactly {exact}. Pin another entry in the sidebar's Presenter mode.",
         )
     st.subheader(f"Step {r.number}: what changed")
     m1, m2, m3 = st.columns(3)
