@@ -62,3 +62,17 @@ def pytest_terminal_summary(terminalreporter) -> None:
     shots = sorted(folder.rglob("*.png")) if folder.is_dir() else []
     if shots:
         terminalreporter.write_line(f"browser screenshots: {folder} ({len(shots)} PNG files)")
+
+
+def learner_state(learner) -> dict:
+    """A learner's weights and every optimizer buffer, cloned, for bit-for-bit comparisons."""
+    out = {f"w.{k}": v.clone() for k, v in learner.net.state_dict().items()}
+    for i, state in learner.optimizer.state_dict()["state"].items():
+        out |= {f"o.{i}.{k}": v.clone() for k, v in state.items()}
+    return out
+
+
+def same_state(a: dict, b: dict) -> bool:
+    import torch
+
+    return a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)

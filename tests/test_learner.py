@@ -7,6 +7,7 @@ from dataclasses import replace
 import pytest
 import torch
 
+from conftest import learner_state
 from fashionnet.learner import ImageRef, Learner, NothingToUndo, StepRefused
 from fashionnet.settings import LESSON, MODERN, Settings
 from plain_reference import PlainRun
@@ -59,16 +60,7 @@ def test_step_report_matches_plain_pytorch(real_data, name):
     assert step.record.ref == ImageRef("test", 3) and step.record.number == 4
 
 
-def state_of(learner: Learner) -> dict[str, torch.Tensor]:
-    """Weights and every optimizer buffer, flattened, for bit-for-bit comparisons."""
-    out = {f"param.{k}": v.clone() for k, v in learner.net.state_dict().items()}
-    for i, state in learner.optimizer.state_dict()["state"].items():
-        for k, v in state.items():
-            out[f"opt.{i}.{k}"] = v.clone() if isinstance(v, torch.Tensor) else torch.tensor(v)
-    return out
-
-
-def assert_same_state(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor]) -> None:
+def assert_same_state(a: dict, b: dict) -> None:
     assert a.keys() == b.keys()
     for k in a:
         assert torch.equal(a[k], b[k]), k
@@ -78,25 +70,25 @@ def assert_same_state(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor]) ->
 @pytest.mark.parametrize("name", ["lesson", "modern", "sgd-sigmoid"])
 def test_undo_redo_and_goto_are_exact(real_data, name):
     learner = Learner(SETTINGS[name], keyframe_every=8)  # small keyframe gap: replay paths get exercised
-    states = [state_of(learner)]
+    states = [learner_state(learner)]
     for i in range(30):
         learner.train_step(*real_data.image("train", i), ImageRef("train", i))
-        states.append(state_of(learner))
+        states.append(learner_state(learner))
     learner.undo()
     assert learner.steps_taken == 29
-    assert_same_state(state_of(learner), states[29])
+    assert_same_state(learner_state(learner), states[29])
     learner.undo()
-    assert_same_state(state_of(learner), states[28])
+    assert_same_state(learner_state(learner), states[28])
     learner.redo()
-    assert_same_state(state_of(learner), states[29])
+    assert_same_state(learner_state(learner), states[29])
     for target in (0, 17, 3, 30, 8, 16, 1, 25):
         learner.goto(target)
         assert learner.steps_taken == target
-        assert_same_state(state_of(learner), states[target])
+        assert_same_state(learner_state(learner), states[target])
     # Going back and training the same image again continues exactly as the first time.
     learner.goto(12)
     learner.train_step(*real_data.image("train", 12))
-    assert_same_state(state_of(learner), states[13])
+    assert_same_state(learner_state(learner), states[13])
     assert len(learner.history) == 13  # the new step ended the undone future
     with pytest.raises(NothingToUndo):
         learner.redo()
@@ -107,15 +99,15 @@ def test_undo_at_start_and_reset(real_data):
     learner = Learner(MODERN)
     with pytest.raises(NothingToUndo):
         learner.undo()
-    fresh = state_of(learner)
+    fresh = learner_state(learner)
     for i in range(3):
         learner.train_step(*real_data.image("train", i))
     learner.reset()
-    assert_same_state(state_of(learner), fresh)
+    assert_same_state(learner_state(learner), fresh)
     assert learner.history == [] and learner.steps_taken == 0 and learner.last_report is None
     learner.reset(replace(MODERN, seed=5))
     assert learner.settings.seed == 5
-    assert not torch.equal(learner.net.W3.weight, fresh["param.W3.weight"])
+    assert not torch.equal(learner.net.W3.weight, fresh["w.W3.weight"])
 
 
 @pytest.mark.realdata
@@ -123,7 +115,7 @@ def test_a_step_that_blows_up_is_refused_and_rolled_back(real_data):
     learner = Learner(replace(MODERN, optimizer="sgd", lr=1e6))
     refused = None
     for i in range(10):
-        before = state_of(learner)
+        before = learner_state(learner)
         steps = list(learner.history)
         try:
             learner.train_step(*real_data.image("train", i))
@@ -132,7 +124,7 @@ def test_a_step_that_blows_up_is_refused_and_rolled_back(real_data):
             break
     assert refused is not None, "lr 1e6 with SGD should blow up within a few steps"
     assert "smaller learning rate" in str(refused)
-    assert_same_state(state_of(learner), before)  # weights and optimizer exactly as before the bad step
+    assert_same_state(learner_state(learner), before)  # weights and optimizer exactly as before the bad step
     assert learner.history == steps
     assert all(torch.isfinite(p).all() for p in learner.net.parameters())
 

@@ -12,6 +12,7 @@ import torch
 from safetensors.torch import load as st_load
 from safetensors.torch import save as st_save
 
+from conftest import learner_state, same_state
 from fashionnet import progress
 from fashionnet.learner import ImageRef, Learner
 from fashionnet.settings import LESSON, MODERN
@@ -28,38 +29,27 @@ def saved(real_data):
     return learner, progress.dumps(learner)
 
 
-def state(learner: Learner) -> dict[str, torch.Tensor]:
-    out = {f"w.{k}": v.clone() for k, v in learner.net.state_dict().items()}
-    for i, s in learner.optimizer.state_dict()["state"].items():
-        out |= {f"o.{i}.{k}": v.clone() for k, v in s.items()}
-    return out
-
-
-def same(a: dict, b: dict) -> bool:
-    return a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
-
-
 def test_round_trip_is_exact_and_continues_exactly(saved, real_data):
     learner, data = saved
     loaded = progress.loads(data)
     assert loaded.settings == learner.settings
     assert loaded.cursor == 35 and len(loaded.history) == 40
-    assert same(state(loaded), state(learner))
+    assert same_state(learner_state(loaded), learner_state(learner))
     assert [r.ref for r in loaded.history] == [r.ref for r in learner.history]
     assert [r.loss_after for r in loaded.history] == [r.loss_after for r in learner.history]
     # Redo, undo and new steps carry on bit for bit.
     twin = progress.loads(data)
     loaded.redo()
     twin.redo()
-    assert same(state(loaded), state(twin))
+    assert same_state(learner_state(loaded), learner_state(twin))
     loaded.undo()
     loaded.undo()
     twin.goto(34)
-    assert same(state(loaded), state(twin))
+    assert same_state(learner_state(loaded), learner_state(twin))
     image, label = real_data.image("test", 9)
     loaded.train_step(image, label)
     twin.train_step(image, label)
-    assert same(state(loaded), state(twin))
+    assert same_state(learner_state(loaded), learner_state(twin))
 
 
 def test_empty_and_random_and_truncated_files_are_refused(saved):
@@ -124,4 +114,4 @@ def test_settings_round_trip(real_data):
     learner = Learner(replace(LESSON, seed=11, optimizer="sgd", lr=0.25))
     learner.train_step(*real_data.image("train", 3))
     loaded = progress.loads(progress.dumps(learner))
-    assert loaded.settings == learner.settings and same(state(loaded), state(learner))
+    assert loaded.settings == learner.settings and same_state(learner_state(loaded), learner_state(learner))

@@ -7,6 +7,7 @@ import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from conftest import learner_state, same_state
 from fashionnet import progress
 from fashionnet.learner import ImageRef, Learner, NothingToUndo
 from fashionnet.settings import MODERN
@@ -26,27 +27,16 @@ ops = st.lists(
 )
 
 
-def state(learner: Learner) -> dict[str, torch.Tensor]:
-    out = {f"w.{k}": v.clone() for k, v in learner.net.state_dict().items()}
-    for i, s in learner.optimizer.state_dict()["state"].items():
-        out |= {f"o.{i}.{k}": v.clone() for k, v in s.items()}
-    return out
-
-
-def same(a: dict, b: dict) -> bool:
-    return a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
-
-
 @settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(ops)
 def test_any_sequence_keeps_history_and_states_exact(sequence):
     learner = Learner(MODERN, keyframe_every=3)  # tiny keyframe gap: every path through replay is used
-    shadow = [state(learner)]  # shadow[n]: the state after n steps of the current history
+    shadow = [learner_state(learner)]  # shadow[n]: the state after n steps of the current history
     for op, arg in sequence:
         if op == "step":
             learner.train_step(IMAGES[arg], arg % 10, ImageRef("train", arg))
             del shadow[learner.cursor :]
-            shadow.append(state(learner))
+            shadow.append(learner_state(learner))
         elif op == "undo":
             try:
                 learner.undo()
@@ -62,11 +52,11 @@ def test_any_sequence_keeps_history_and_states_exact(sequence):
                 learner.goto(arg)
         elif op == "reset":
             learner.reset()
-            shadow = [state(learner)]
+            shadow = [learner_state(learner)]
         elif op == "reload":
             learner = progress.loads(progress.dumps(learner))  # save and load back
         # The history is consistent ...
         assert 0 <= learner.cursor <= len(learner.history) == len(shadow) - 1
         assert [r.number for r in learner.history] == list(range(1, len(learner.history) + 1))
         # ... and the weights and optimizer state are exactly those of that point in it.
-        assert same(state(learner), shadow[learner.cursor])
+        assert same_state(learner_state(learner), shadow[learner.cursor])
