@@ -79,13 +79,13 @@ def w3_change_frame(report: StepReport) -> pd.DataFrame:
 
 def top_moves(report: StepReport, k: int = 10) -> pd.DataFrame:
     """The ``k`` entries of W3 that moved most, largest absolute change first."""
-    return top_moves_of(w3_change_frame(report).drop(columns="gradient"), k)
+    return top_moves_of(w3_change_frame(report), k)
 
 
 def top_moves_of(frame: pd.DataFrame, k: int) -> pd.DataFrame:
     """The ``k`` rows of a W3 frame with the largest absolute change (ties keep row-major order)."""
     order = frame["change"].abs().sort_values(ascending=False, kind="stable").index[:k]
-    return frame.loc[order].reset_index(drop=True)
+    return frame.loc[order, ["row", "column", "before", "after", "change"]].reset_index(drop=True)
 
 
 def bias_change_frame(report: StepReport) -> pd.DataFrame:

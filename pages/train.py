@@ -108,11 +108,12 @@ else:
     st.caption(report.moved_summary(step))
     st.markdown(f"**Why:** {report.why_it_moved(step)}")
 
+    frame = report.w3_change_frame(step)
     heat, table = st.columns(2, gap="medium")
     with heat:
         st.markdown("**Change of every W3 entry** (hover for numbers, click one to explain it)")
         st.altair_chart(
-            charts.w3_heatmap(report.w3_change_frame(step), selectable=True),
+            charts.w3_heatmap(frame, selectable=True),
             key="w3_heatmap",
             on_select=pick_entry,
             selection_mode="entry",
@@ -122,7 +123,7 @@ else:
         st.markdown("**Most-moved entries**")
         fmt = st.column_config.NumberColumn(format="%.6f")
         st.dataframe(
-            report.top_moves(step, 12),
+            report.top_moves_of(frame, 12),
             height=35 * 13 + 3,  # all 12 rows and the header, no inner scrolling
             hide_index=True,
             key="moved_table",
@@ -173,24 +174,16 @@ else:
     st.code(report.torch_printout(step.w3_after, step.b3_after), language=None, wrap_lines=True)
     with st.expander("Homework export: this step's numbers as CSV and JSON"):
         st.code(export.SCHEMA, language=None)
-        e1, e2 = st.columns(2)
-        name = f"fashionnet-step{r.number}"
-        e1.download_button(
-            "Download CSV",
-            data=lambda: export.step_csv(step),
-            file_name=f"{name}.csv",
-            mime="text/csv",
-            on_click="ignore",
-            key="export_csv",
-        )
-        e2.download_button(
-            "Download JSON",
-            data=lambda: export.step_json(step),
-            file_name=f"{name}.json",
-            mime="application/json",
-            on_click="ignore",
-            key="export_json",
-        )
+        formats = (("csv", "text/csv", export.step_csv), ("json", "application/json", export.step_json))
+        for column, (ext, mime, write) in zip(st.columns(2), formats, strict=True):
+            column.download_button(
+                f"Download {ext.upper()}",
+                data=lambda write=write: write(step),  # built when clicked, not on every rerun
+                file_name=f"fashionnet-step{r.number}.{ext}",
+                mime=mime,
+                on_click="ignore",
+                key=f"export_{ext}",
+            )
     with st.expander("Bias of W3, and how much every layer moved"):
         fmt7 = st.column_config.NumberColumn(format="%+.7f")
         st.dataframe(

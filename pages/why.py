@@ -46,13 +46,12 @@ else:
     image = step.image
     for column, (name, lr) in zip(st.columns(2, gap="medium"), (("adam", adam_lr), ("sgd", sgd_lr)), strict=True):
         result = explain.what_if(learner, image, r.label, name, lr, start=step.params_before)
+        changes = explain.what_if_frame(result)
         with column:
             st.markdown(f"**{'Adam' if name == 'adam' else 'SGD'}**, lr {lr:g}: loss {result.loss_before:.4f} → {result.loss_after:.4f}")
-            st.altair_chart(
-                charts.w3_heatmap(explain.what_if_frame(result)), key=f"whatif_{name}", alt=f"Heatmap of the change {name} makes."
-            )
+            st.altair_chart(charts.w3_heatmap(changes), key=f"whatif_{name}", alt=f"Heatmap of the change {name} makes.")
             st.dataframe(
-                report.top_moves_of(explain.what_if_frame(result), 5),
+                report.top_moves_of(changes, 5),
                 hide_index=True,
                 key=f"whatif_top_{name}",
                 column_config={
