@@ -165,3 +165,134 @@ def claim_scatter(frame: pd.DataFrame) -> alt.Chart:
         )
         .properties(height=380, width="container")
     )
+
+
+def loss_curve(frame: pd.DataFrame, height: int = 220) -> alt.Chart:
+    """A training run's loss (batch, epoch, loss, batches averaged) against the batch number."""
+    return (
+        alt.Chart(frame)
+        .mark_line(point=len(frame) < 40)
+        .encode(
+            x=alt.X("batch:Q", title="batch"),
+            y=alt.Y("loss:Q", title="training loss (batch mean)", scale=alt.Scale(zero=True)),
+            tooltip=[
+                alt.Tooltip("batch:Q", format=","),
+                alt.Tooltip("epoch:Q", format=".2f"),
+                alt.Tooltip("loss:Q", format=".4f"),
+                alt.Tooltip("batches averaged:Q"),
+            ],
+        )
+        .properties(height=height, width="container")
+    )
+
+
+def accuracy_lines(frame: pd.DataFrame) -> alt.Chart:
+    """Train and test accuracy (epoch, train accuracy, test accuracy) as two labelled lines."""
+    long = frame.melt(id_vars=["epoch", "batches"], value_vars=["train accuracy", "test accuracy"], var_name="set", value_name="accuracy")
+    return (
+        alt.Chart(long)
+        .mark_line(point=True)
+        .encode(
+            x=alt.X("epoch:Q", title="epoch"),
+            y=alt.Y("accuracy:Q", title="accuracy", axis=alt.Axis(format=".0%"), scale=alt.Scale(zero=False)),
+            color=alt.Color("set:N", scale=alt.Scale(domain=["train accuracy", "test accuracy"], range=["#e66101", "#5e3c99"]),
+                            legend=alt.Legend(title=None, orient="bottom")),
+            tooltip=[alt.Tooltip("set:N"), alt.Tooltip("epoch:Q", format=".2f"), alt.Tooltip("accuracy:Q", format=".2%")],
+        )
+        .properties(height=220, width="container")
+    )  # fmt: skip
+
+
+def confusion_heatmap(frame: pd.DataFrame) -> alt.Chart:
+    """The 10x10 confusion matrix (true, predicted, count, share of true class) with counts written in;
+    a click selects a cell (selection parameter "cell", fields true and predicted)."""
+    cell = alt.selection_point(name="cell", fields=["true", "predicted"], on="click", clear="dblclick")
+    base = alt.Chart(frame).encode(
+        x=alt.X("predicted:N", sort=list(CLASSES), title="predicted class", axis=alt.Axis(labelAngle=-40, labelLimit=120)),
+        y=alt.Y("true:N", sort=list(CLASSES), title="true class", axis=alt.Axis(labelLimit=120)),
+    )
+    rects = (
+        base.mark_rect()
+        .encode(
+            color=alt.Color("share of true class:Q", scale=alt.Scale(scheme="purples", domain=[0, 1]),
+                            legend=alt.Legend(title="share of the true class", format=".0%")),
+            opacity=alt.condition(cell, alt.value(1.0), alt.value(0.45)),
+            tooltip=[alt.Tooltip("true:N"), alt.Tooltip("predicted:N"), alt.Tooltip("count:Q", format=","),
+                     alt.Tooltip("share of true class:Q", format=".1%")],
+        )
+        .add_params(cell)
+    )  # fmt: skip
+    text = base.mark_text(fontSize=11).encode(
+        text=alt.Text("count:Q", format=","),
+        color=alt.condition("datum['share of true class'] > 0.5", alt.value("white"), alt.value("#31333f")),
+    )
+    return (rects + text).properties(height=420, width="container")
+
+
+def timeline(long: pd.DataFrame) -> alt.Chart:
+    """The history (point, kind, measure, value, panel, undone): loss before/after and update size per entry."""
+    base = alt.Chart(long).encode(
+        x=alt.X("point:Q", title="history point", axis=alt.Axis(tickMinStep=1, format="d")),
+        tooltip=[alt.Tooltip("point:Q"), alt.Tooltip("kind:N"), alt.Tooltip("image:N"), alt.Tooltip("class:N"),
+                 alt.Tooltip("measure:N"), alt.Tooltip("value:Q", format=".4f"), alt.Tooltip("undone:N")],
+    )  # fmt: skip
+    loss = (
+        base.transform_filter("datum.panel == 'loss'")
+        .mark_line(point=True)
+        .encode(
+            y=alt.Y("value:Q", title="loss"),
+            color=alt.Color("measure:N", scale=alt.Scale(domain=["loss before", "loss after"], range=["#e66101", "#5e3c99"]),
+                            legend=alt.Legend(title=None, orient="bottom")),
+            opacity=alt.condition("datum.undone", alt.value(0.3), alt.value(1.0)),
+        )
+        .properties(height=180, width="container")
+    )  # fmt: skip
+    size = (
+        base.transform_filter("datum.panel == 'update size'")
+        .mark_bar()
+        .encode(
+            y=alt.Y("value:Q", title="update size (L2)"),
+            color=alt.Color("kind:N", scale=alt.Scale(domain=["one step", "training run"], range=["#1b7837", "#9e9e9e"]),
+                            legend=alt.Legend(title=None, orient="bottom")),
+            opacity=alt.condition("datum.undone", alt.value(0.3), alt.value(1.0)),
+        )
+        .properties(height=120, width="container")
+    )  # fmt: skip
+    return alt.vconcat(loss, size).resolve_scale(color="independent")
+
+
+def matrix_heatmap(frame: pd.DataFrame, title: str, row_title: str, column_title: str, row_field: str = "row:O") -> alt.Chart:
+    """Any weight matrix (row, column, value[, class]) as a heatmap, symmetric colours around zero."""
+    limit = float(frame["value"].abs().max()) or 1e-12
+    rows = frame[row_field.split(":")[0]].nunique()
+    tooltip = [alt.Tooltip(row_field), alt.Tooltip("column:O"), alt.Tooltip("value:Q", format="+.6f")]
+    sort = list(CLASSES) if row_field.startswith("class") else "ascending"
+    return (
+        alt.Chart(frame)
+        .mark_rect()
+        .encode(
+            x=alt.X("column:O", title=column_title, axis=alt.Axis(values=list(range(0, 64, 8)), labelAngle=0)),
+            y=alt.Y(row_field, title=row_title, sort=sort, axis=None if rows > 16 and not row_field.startswith("class") else alt.Axis()),
+            color=alt.Color("value:Q", scale=alt.Scale(scheme=DIVERGING, domain=[-limit, limit], domainMid=0),
+                            legend=alt.Legend(title=title, format=".3f", orient="right")),
+            tooltip=tooltip,
+        )
+        .properties(height=min(384, 24 * rows) if rows <= 16 else 320, width="container")
+    )  # fmt: skip
+
+
+def bias_bars(frame: pd.DataFrame) -> alt.Chart:
+    """Every bias (layer, unit, name, value): one small bar panel per layer."""
+    return (
+        alt.Chart(frame)
+        .mark_bar()
+        .encode(
+            x=alt.X("unit:O", title=None, axis=alt.Axis(values=list(range(0, 64, 8)), labelAngle=0)),
+            y=alt.Y("value:Q", title=None),
+            color=alt.condition("datum.value < 0", alt.value("#2166ac"), alt.value("#e66101")),
+            tooltip=[alt.Tooltip("layer:N"), alt.Tooltip("name:N"), alt.Tooltip("value:Q", format="+.6f")],
+        )
+        .properties(height=90, width=260)
+        .facet(facet=alt.Facet("layer:N", title=None), columns=2)
+        .resolve_scale(x="independent", y="independent")
+    )

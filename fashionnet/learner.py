@@ -12,19 +12,29 @@ keeping one per step would cost 140 MB for 200 steps. Instead each step is recor
 copy). Any earlier point is reached by restoring the nearest snapshot and replaying the recorded steps,
 which on a CPU with one thread gives the very same bits. The same records replayed from the seed
 reproduce a learner's weights anywhere (links and progress files build on this).
+
+Training runs (many mini-batch steps, :class:`TrainingRun`) are one entry of the same history. A run is
+recorded by what makes it (batch size, number of batches, shuffle seed): replaying it needs the shared
+dataset, so a snapshot is kept at the end of every run and moving through the history never replays
+one; only rebuilding a learner from a link or a progress file does.
 """
 
 from __future__ import annotations
 
 import copy
 import math
+import time
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import torch
 from torch import nn
 
 from fashionnet.model import LAYERS, Net, make_net, to_input
 from fashionnet.settings import LESSON, Settings
+
+if TYPE_CHECKING:
+    from fashionnet.data import FashionData
 
 
 class StepRefused(Exception):
@@ -68,6 +78,57 @@ class StepRecord:
     p_true_before: float
     p_true_after: float
     update_norm: float  # L2 norm of the change of all parameters
+
+    kind = "step"
+
+
+@dataclass(frozen=True)
+class EpochEval:
+    """Accuracy measured during a training run, after ``batches`` of its batches."""
+
+    batches: int
+    epoch: float  # batches / batches per epoch
+    train_accuracy: float  # on the whole training set
+    test_accuracy: float  # on the whole test set
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    """A mini-batch training run in the history: enough to replay it exactly, and its curves."""
+
+    number: int  # position in the history, 1-based
+    batch_size: int
+    batches: int  # batches trained: all that were asked for, or fewer when stopped
+    planned: int  # batches asked for
+    seed: int  # the training set is shuffled once per epoch from this seed
+    optimizer: str
+    lr: float
+    data: str  # the training set it ran on ("full:60000"); a replay on any other is refused
+    loss_before: float  # loss of the run's first batch
+    loss_after: float  # loss of its last batch
+    update_norm: float  # L2 norm of the change of all parameters over the run
+    losses: torch.Tensor  # (batches,) float32: every batch's loss
+    evals: tuple[EpochEval, ...]  # after each whole epoch, and at the end
+    ended: str  # "done", "stopped" or "refused"
+
+    kind = "run"
+
+    @property
+    def ref(self) -> None:  # a run has no single image
+        return None
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """What a training run was asked to do (links carry runs as this)."""
+
+    batch_size: int
+    batches: int
+    seed: int
+
+
+class DataMismatch(Exception):
+    """A training run cannot be replayed: it ran on a different training set than the one given."""
 
 
 @dataclass(frozen=True)
@@ -138,6 +199,7 @@ def make_optimizer(name: str, params, lr: float) -> torch.optim.Optimizer:
 class Learner:
     def __init__(self, settings: Settings = LESSON, keyframe_every: int = 64) -> None:
         self.keyframe_every = keyframe_every
+        self.data: FashionData | None = None  # the shared, read-only dataset, once a training run has used it
         self.reset(settings)
 
     # --- life cycle -------------------------------------------------------------------------
@@ -147,11 +209,13 @@ class Learner:
         self.net: Net = make_net(self.settings.seed, self.settings.activation)
         self.loss_fn = nn.CrossEntropyLoss()
         self.optimizer = make_optimizer(self.settings.optimizer, self.net.parameters(), self.settings.lr)
-        self.history: list[StepRecord] = []
-        self.cursor = 0  # how many steps of the history the current weights include
+        self.history: list[StepRecord | RunRecord] = []
+        self.cursor = 0  # how many entries of the history the current weights include
         self.last_report: StepReport | None = None
+        self.version = getattr(self, "version", 0) + 1  # changes whenever the weights may have changed
         self._keyframes: dict[int, _Snapshot] = {0: self._snapshot()}
         self._undo_slot: tuple[int, _Snapshot] | None = None
+        self._at_cache: tuple[int, int, dict[str, torch.Tensor]] | None = None  # (version, step, params)
 
     # --- looking --------------------------------------------------------------------------------
     def predict(self, image: torch.Tensor) -> Prediction:
@@ -199,6 +263,7 @@ class Learner:
             update_norm=math.sqrt(sum(u.weight_norm**2 + u.bias_norm**2 for u in layers.values())),
         )
         self._commit(record, before)
+        self.version += 1
         self.last_report = StepReport(
             record=record,
             before=Prediction(logits=logits, probs=torch.softmax(logits, dim=0)),
@@ -231,7 +296,21 @@ class Learner:
         self.optimizer.step()
         return logits.detach()[0], loss.detach()
 
-    def _commit(self, record: StepRecord, before: _Snapshot) -> None:
+    # --- many steps -----------------------------------------------------------------------------------
+    def start_run(self, data: FashionData, batch_size: int, batches: int, seed: int | None = None) -> TrainingRun:
+        """A mini-batch training run on the training set from the current weights; see :class:`TrainingRun`."""
+        return TrainingRun(self, data, batch_size, batches, self._run_seed() if seed is None else seed)
+
+    def train_run(self, data: FashionData, spec: RunSpec) -> RunRecord:
+        """A whole training run at once (replaying a link's run, benchmarks)."""
+        run = self.start_run(data, spec.batch_size, spec.batches, spec.seed)
+        run.advance()
+        return run.finish()
+
+    def _run_seed(self) -> int:
+        return self.settings.seed * 1_000 + self.cursor
+
+    def _commit(self, record: StepRecord | RunRecord, before: _Snapshot) -> None:
         del self.history[self.cursor :]  # a new step ends the undone future
         self._keyframes = {n: s for n, s in self._keyframes.items() if n <= self.cursor}
         self.history.append(record)
@@ -266,18 +345,61 @@ class Learner:
             self._restore(snap)
             self.cursor = start
         for record in self.history[self.cursor : step]:
-            image = torch.frombuffer(bytearray(record.pixels), dtype=torch.uint8).reshape(28, 28)
-            self._apply(image, record.label, record.lr)
+            if isinstance(record, RunRecord):
+                self._replay_run(record)
+            else:
+                image = torch.frombuffer(bytearray(record.pixels), dtype=torch.uint8).reshape(28, 28)
+                self._apply(image, record.label, record.lr)
             self.cursor += 1
-            if self.cursor % self.keyframe_every == 0 and self.cursor not in self._keyframes:
+            if (self.cursor % self.keyframe_every == 0 or isinstance(record, RunRecord)) and self.cursor not in self._keyframes:
                 self._keyframes[self.cursor] = self._snapshot()
         self.optimizer.zero_grad()  # gradients belong to the step that made them, not to this point
         self.last_report = None
+        self.version += 1
+
+    def _replay_run(self, record: RunRecord) -> None:
+        """Train a recorded run's batches again; only links and progress files need this (runs end in a snapshot)."""
+        if self.data is None or _data_id(self.data) != record.data:
+            have = "no dataset" if self.data is None else _data_id(self.data)
+            raise DataMismatch(f"training run {record.number} ran on {record.data}; this server has {have}")
+        batcher = _Batcher(self.data, record.batch_size, record.seed, self.settings.scale_inputs)
+        for b in range(record.batches):
+            self._apply_batch(*batcher.batch(b), record.lr)
+
+    def params_at(self, step: int) -> dict[str, torch.Tensor]:
+        """Every weight and bias as they were after ``step`` entries of the history (the learner does not move)."""
+        if step == self.cursor:
+            return {k: v.detach().clone() for k, v in self.net.state_dict().items()}
+        if self._at_cache and self._at_cache[:2] == (self.version, step):
+            return self._at_cache[2]
+        scratch = Learner.__new__(Learner)  # the same replay, on a scratch copy that shares only the records
+        scratch.keyframe_every, scratch.settings, scratch.data = self.keyframe_every, self.settings, self.data
+        scratch.net = make_net(self.settings.seed, self.settings.activation)
+        scratch.loss_fn = nn.CrossEntropyLoss()
+        scratch.optimizer = make_optimizer(self.settings.optimizer, scratch.net.parameters(), self.settings.lr)
+        scratch.history, scratch.cursor, scratch.version = self.history, self.cursor, 0
+        scratch._keyframes, scratch._undo_slot = dict(self._keyframes), self._undo_slot
+        scratch._restore(self._snapshot())
+        scratch.goto(step)
+        params = {k: v.detach().clone() for k, v in scratch.net.state_dict().items()}
+        self._at_cache = (self.version, step, params)
+        return params
 
     # --- snapshots ----------------------------------------------------------------------------------
     def _snapshot(self) -> _Snapshot:
         params = {k: v.detach().clone() for k, v in self.net.state_dict().items()}
         return _Snapshot(params=params, optimizer=_copy_optimizer_state(self.optimizer.state_dict()))
+
+    def _apply_batch(self, x: torch.Tensor, y: torch.Tensor, lr: float) -> torch.Tensor:
+        """One mini-batch step, in the same canonical order as :meth:`_apply`; the batch's loss."""
+        for group in self.optimizer.param_groups:
+            group["lr"] = lr
+        self.net.train()
+        self.optimizer.zero_grad()
+        loss = self.loss_fn(self.net(x), y)  # mean over the batch
+        loss.backward()
+        self.optimizer.step()
+        return loss.detach()
 
     def _restore(self, snap: _Snapshot) -> None:
         self.net.load_state_dict(snap.params)
@@ -329,3 +451,167 @@ def _layer_update(before: dict[str, torch.Tensor], after: dict[str, torch.Tensor
         max_abs=float(max(dw.abs().max(), db.abs().max())),
         moved_share=float((after[f"{name}.weight"] != before[f"{name}.weight"]).float().mean()),
     )
+
+
+def _data_id(data: FashionData) -> str:
+    """Which training set a run used: runs replay only on the same one."""
+    return f"{data.source}:{data.size('train')}"
+
+
+class _Batcher:
+    """The batches of a run: the training set shuffled once per epoch, from the run's seed alone."""
+
+    def __init__(self, data: FashionData, batch_size: int, seed: int, scale_inputs: bool) -> None:
+        self.images, self.labels = data.train_images, data.train_labels
+        self.batch_size, self.seed, self.scale_inputs = batch_size, seed, scale_inputs
+        self.per_epoch = math.ceil(len(self.labels) / batch_size)  # the last batch of an epoch may be smaller
+        self._order: tuple[int, torch.Tensor] | None = None
+
+    def batch(self, b: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """Batch ``b`` of the run (0-based, counting across epochs): inputs (B, 784) and labels (B,)."""
+        epoch, within = divmod(b, self.per_epoch)
+        if self._order is None or self._order[0] != epoch:
+            generator = torch.Generator().manual_seed(self.seed * 1_000 + epoch)
+            self._order = (epoch, torch.randperm(len(self.labels), generator=generator))
+        idx = self._order[1][within * self.batch_size : (within + 1) * self.batch_size]  # (B,)
+        return to_input(self.images[idx], self.scale_inputs), self.labels[idx]
+
+
+def accuracy(net: Net, images: torch.Tensor, labels: torch.Tensor, scale_inputs: bool, chunk: int = 10_000) -> float:
+    """Share of ``images`` the net classifies right (evaluation mode, no gradients)."""
+    return int((predictions(net, images, scale_inputs, chunk) == labels).sum()) / len(labels)  # exact: right / count
+
+
+def predictions(net: Net, images: torch.Tensor, scale_inputs: bool, chunk: int = 10_000) -> torch.Tensor:
+    """The predicted class of each image (N,) int64."""
+    net.eval()
+    with torch.no_grad():
+        return torch.cat([net(to_input(images[i : i + chunk], scale_inputs)).argmax(dim=1) for i in range(0, len(images), chunk)])
+
+
+MAX_RUN_BATCHES = 20 * 938  # 20 epochs of batch 64: ~20 s here; more belongs in a script, not a page
+
+
+class TrainingRun:
+    """Mini-batch training from the learner's current weights, in pieces so a page can show progress.
+
+    ``advance`` trains more batches (all, a number, or for a time); ``finish`` records what was trained
+    as one history entry, also when the run was stopped early, so nothing trained is lost. Accuracy on
+    the whole training and test sets is measured after every epoch and at the end. A batch whose loss is
+    not finite, or weights that stop being finite, end the run: the weights and optimizer go back to the
+    last point where all was finite (checked after every ``advance``), and the run is recorded up to there.
+    """
+
+    def __init__(self, learner: Learner, data: FashionData, batch_size: int, batches: int, seed: int) -> None:
+        if not 1 <= batch_size <= 1024:
+            raise ValueError("batch size must be 1 to 1,024")
+        if not 1 <= batches <= MAX_RUN_BATCHES:
+            raise ValueError(f"a run is 1 to {MAX_RUN_BATCHES:,} batches")
+        self.learner, self.data = learner, data
+        learner.data = data
+        self.batch_size, self.planned, self.seed = batch_size, batches, seed
+        self.lr, self.optimizer = learner.settings.lr, learner.settings.optimizer
+        self._batcher = _Batcher(data, batch_size, seed, learner.settings.scale_inputs)
+        self.per_epoch = self._batcher.per_epoch
+        self.done = 0
+        self.losses = torch.empty(batches)  # (planned,) filled as batches are trained
+        self.evals: list[EpochEval] = []
+        self.message: str | None = None  # why a run ended early
+        self.record: RunRecord | None = None
+        self._before = learner._snapshot()
+        self._good = (0, self._before)  # the last point known to be finite
+        learner.last_report = None
+
+    @property
+    def finished(self) -> bool:
+        return self.record is not None or self.message is not None or self.done >= self.planned
+
+    @property
+    def epoch(self) -> float:
+        return self.done / self.per_epoch
+
+    def advance(self, batches: int | None = None, seconds: float | None = None) -> int:
+        """Train up to ``batches`` more batches, or for about ``seconds``, or to the end; how many were trained."""
+        if self.record is not None:
+            raise RuntimeError("this run is finished")
+        learner = self.learner
+        end = self.planned if batches is None else min(self.planned, self.done + batches)
+        deadline = None if seconds is None else time.perf_counter() + seconds
+        start = self.done
+        while self.done < end:
+            loss = learner._apply_batch(*self._batcher.batch(self.done), self.lr)
+            if not math.isfinite(float(loss)):
+                self._refuse()
+                break
+            self.losses[self.done] = loss
+            self.done += 1
+            if self.done % self.per_epoch == 0:
+                self._evaluate()
+            if deadline is not None and time.perf_counter() >= deadline:
+                break
+        if self.message is None:
+            if learner._weights_finite():
+                self._good = (self.done, learner._snapshot())
+            else:
+                self._refuse()
+        learner.version += 1
+        return self.done - start
+
+    def _refuse(self) -> None:
+        good, snap = self._good
+        self.learner._restore(snap)
+        self.message = (
+            f"Batch {self.done + 1} (lr {self.lr:g}) made the loss or some weights infinite or NaN, so training stopped and "
+            f"went back to batch {good}: every weight and the optimizer state are as they were there. Try a smaller learning rate."
+        )
+        self.done = good
+        self.evals = [e for e in self.evals if e.batches <= good]
+
+    def _evaluate(self) -> None:
+        net, scale = self.learner.net, self.learner.settings.scale_inputs
+        self.evals.append(
+            EpochEval(
+                batches=self.done,
+                epoch=self.done / self.per_epoch,
+                train_accuracy=accuracy(net, self.data.train_images, self.data.train_labels, scale),
+                test_accuracy=accuracy(net, self.data.test_images, self.data.test_labels, scale),
+            )
+        )
+
+    def finish(self) -> RunRecord | None:
+        """Record what was trained as one history entry (None when not a single batch was); idempotent."""
+        if self.record is not None:
+            return self.record
+        learner = self.learner
+        if self.message is None and not learner._weights_finite():
+            self._refuse()
+        if self.done == 0:
+            learner._restore(self._before)
+            learner.version += 1
+            self.planned = 0
+            return None
+        if not self.evals or self.evals[-1].batches != self.done:
+            self._evaluate()
+        now = {k: v.detach() for k, v in learner.net.state_dict().items()}
+        ended = "refused" if self.message else ("done" if self.done >= self.planned else "stopped")
+        self.record = RunRecord(
+            number=learner.cursor + 1,
+            batch_size=self.batch_size,
+            batches=self.done,
+            planned=self.planned,
+            seed=self.seed,
+            optimizer=self.optimizer,
+            lr=self.lr,
+            data=_data_id(self.data),
+            loss_before=float(self.losses[0]),
+            loss_after=float(self.losses[self.done - 1]),
+            update_norm=math.sqrt(sum(float((now[k] - v).norm()) ** 2 for k, v in self._before.params.items())),
+            losses=self.losses[: self.done].clone(),
+            evals=tuple(self.evals),
+            ended=ended,
+        )
+        learner._commit(self.record, self._before)
+        learner._keyframes[learner.cursor] = learner._snapshot()  # so moving through the history never replays a run
+        learner.last_report = None
+        learner.version += 1
+        return self.record

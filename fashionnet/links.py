@@ -1,8 +1,9 @@
 """What a link's URL parameters mean, read defensively: anything odd falls back to a safe value with a note.
 
 A link carries the selected image (``?split=test&index=42``), the settings that differ from the Lesson
-preset (``seed``, ``act``, ``scale``, ``opt``, ``lr``) and the steps taken (``steps=t0.t5.e12``), so
-that opening it replays the learner's exact weights. One parser per parameter, never an exception, a
+preset (``seed``, ``act``, ``scale``, ``opt``, ``lr``) and the steps taken (``steps=t0.t5.e12``, where
+``r64x938x7`` is a training run of 938 batches of 64 shuffled with seed 7), so that opening it replays
+the learner's exact weights. One parser per parameter, never an exception, a
 short notice per problem.
 """
 
@@ -10,14 +11,20 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from fashionnet.learner import ImageRef
+from fashionnet.learner import MAX_RUN_BATCHES, ImageRef, RunRecord, RunSpec, StepRecord
 from fashionnet.settings import ACTIVATIONS, LESSON, OPTIMIZERS, Settings
 
 MAX_PARAM_CHARS = 40  # longer than any valid value; longer ones are not echoed back to the page
 
 
 def _shown(value: str) -> str:
+    """A link's value quoted for a notice: one code span on one line, so nothing in it renders as markdown."""
+    if not value:
+        return "(empty)"
     value = value if len(value) <= MAX_PARAM_CHARS else value[:MAX_PARAM_CHARS] + "…"
+    # A line break would end the code span and let the rest render (a link, a heading); a bidi control
+    # would reorder the notice's own words.
+    value = "".join(c if c.isprintable() else "\N{REPLACEMENT CHARACTER}" for c in value)
     return "`" + value.replace("`", "'") + "`"
 
 
@@ -93,8 +100,25 @@ def _float_or_none(text: str) -> float | None:
         return None
 
 
-def parse_steps(params: Mapping[str, str | list[str]], sizes: Mapping[str, int]) -> tuple[list[ImageRef], list[str]]:
-    """The steps a link replays: ``t12.e5`` is training image 12, then test image 5."""
+MAX_LINK_BATCHES = 2 * MAX_RUN_BATCHES  # replaying a link's training runs takes at most ~40 s here
+
+
+def _digits(text: str, most: int) -> int | None:
+    return int(text) if text.isascii() and text.isdigit() and len(text) <= most else None
+
+
+def _run_spec(text: str) -> RunSpec | None:
+    parts = text.split("x")
+    if len(parts) != 3:
+        return None
+    batch, batches, seed = _digits(parts[0], 4), _digits(parts[1], 6), _digits(parts[2], 15)
+    if batch is None or batches is None or seed is None or not (1 <= batch <= 1024 and 1 <= batches <= MAX_RUN_BATCHES):
+        return None
+    return RunSpec(batch, batches, seed)
+
+
+def parse_steps(params: Mapping[str, str | list[str]], sizes: Mapping[str, int]) -> tuple[list[ImageRef | RunSpec], list[str]]:
+    """The steps a link replays: ``t12.e5.r64x100x3`` is training image 12, test image 5, then a 100-batch run."""
     text = _one(params, "steps")
     if not text:
         return [], []
@@ -102,18 +126,29 @@ def parse_steps(params: Mapping[str, str | list[str]], sizes: Mapping[str, int])
     if len(parts) > MAX_LINK_STEPS:
         return [], [f"The link carries {len(parts):,} steps; links replay at most {MAX_LINK_STEPS}. Use a progress file instead."]
     codes = {v: k for k, v in _SPLIT_CODES.items()}
-    refs = []
+    steps: list[ImageRef | RunSpec] = []
     for part in parts:
-        split, number = codes.get(part[:1]), part[1:]
-        if split is None or not (number.isascii() and number.isdigit() and len(number) <= 6) or int(number) >= sizes[split]:
+        if part[:1] == "r" and (spec := _run_spec(part[1:])) is not None:
+            steps.append(spec)
+            continue
+        split, number = codes.get(part[:1]), _digits(part[1:], 6)
+        if split is None or number is None or number >= sizes[split]:
             return [], [f"The link's steps are not valid (at {_shown(part)}); starting from the seed with no steps."]
-        refs.append(ImageRef(split, int(number)))
-    return refs, []
+        steps.append(ImageRef(split, number))
+    if sum(s.batches for s in steps if isinstance(s, RunSpec)) > MAX_LINK_BATCHES:
+        return [], [f"The link's training runs add up to more than {MAX_LINK_BATCHES:,} batches; use a progress file instead."]
+    return steps, []
 
 
-def link_params(selection: ImageRef, settings: Settings, refs: list[ImageRef | None]) -> tuple[dict[str, str], str | None]:
+def _token(record: StepRecord | RunRecord) -> str | None:
+    if isinstance(record, RunRecord):
+        return f"r{record.batch_size}x{record.batches}x{record.seed}"
+    return f"{_SPLIT_CODES[record.ref.split]}{record.ref.index}" if record.ref and record.ref.split in _SPLIT_CODES else None
+
+
+def link_params(selection: ImageRef, settings: Settings, records: list[StepRecord | RunRecord]) -> tuple[dict[str, str], str | None]:
     """URL parameters that rebuild this state anywhere, and a notice when the steps cannot travel in a link."""
-    params = {"split": selection.split, "index": str(selection.index)}
+    params = {"split": selection.split, "index": str(selection.index)} if selection.split in _SPLIT_CODES else {}
     shown = {
         "seed": str(settings.seed),
         "act": settings.activation,
@@ -124,13 +159,38 @@ def link_params(selection: ImageRef, settings: Settings, refs: list[ImageRef | N
     for name, field in zip(_SETTING_PARAMS, ("seed", "activation", "scale_inputs", "optimizer", "lr"), strict=True):
         if getattr(settings, field) != getattr(LESSON, field):
             params[name] = shown[name]
-    if not refs:
+    if not records:
         return params, None
-    if len(refs) > MAX_LINK_STEPS or any(r is None for r in refs):
-        why = "too many for a link" if len(refs) > MAX_LINK_STEPS else "some images are not from the dataset"
-        return params, f"The link holds your settings and image, not your {len(refs)} steps ({why}): save a progress file."
-    params["steps"] = ".".join(f"{_SPLIT_CODES[r.split]}{r.index}" for r in refs)
+    tokens = [_token(r) for r in records]
+    batches = sum(r.batches for r in records if isinstance(r, RunRecord))
+    if len(tokens) > MAX_LINK_STEPS or batches > MAX_LINK_BATCHES or None in tokens:
+        why = (
+            "too many for a link"
+            if len(tokens) > MAX_LINK_STEPS or batches > MAX_LINK_BATCHES
+            else "some were taken on your own photo, which a link cannot carry"
+        )
+        return params, f"The link holds your settings and image, not your {len(tokens)} history entries ({why}): save a progress file."
+    params["steps"] = ".".join(tokens)
     return params, None
+
+
+KNOWN_PARAMS = ("split", "index", *_SETTING_PARAMS, "steps", "lesson", "present", "pin")  # every parameter the app reads
+# Added by the sites a link is shared on; ignored without a word.
+_TRACKING_PARAMS = ("fbclid", "gclid", "msclkid", "igshid")
+
+
+def parse_extras(params: Mapping[str, str | list[str]]) -> list[str]:
+    """Notices for parameters the app does not read and for parameters a link gives more than once."""
+    unknown = [k for k in params if k not in KNOWN_PARAMS and k not in _TRACKING_PARAMS and not k.startswith("utm_")]
+    notices = []
+    if unknown:
+        names = ", ".join(_shown(k) for k in unknown[:3]) + (f" and {len(unknown) - 3:,} more" if len(unknown) > 3 else "")
+        notices.append(f"The link's {names} {'is not a parameter' if len(unknown) == 1 else 'are not parameters'} of this app; ignored.")
+    for name in KNOWN_PARAMS:
+        values = params.get(name)
+        if isinstance(values, list) and len(values) > 1:
+            notices.append(f"The link gives {name} {len(values):,} times; using the last one, {_shown(values[-1])}.")
+    return notices
 
 
 def parse_lesson_step(params: Mapping[str, str | list[str]], cells: int) -> tuple[int, list[str]]:

@@ -11,20 +11,26 @@ from __future__ import annotations
 
 import json
 import math
+from dataclasses import replace
+from typing import TYPE_CHECKING
 
 import torch
 from safetensors import SafetensorError
 from safetensors.torch import load as st_load
 from safetensors.torch import save as st_save
 
-from fashionnet.learner import ImageRef, Learner, StepRecord
+from fashionnet.learner import MAX_RUN_BATCHES, DataMismatch, EpochEval, ImageRef, Learner, RunRecord, StepRecord
 from fashionnet.settings import Settings
+
+if TYPE_CHECKING:
+    from fashionnet.data import FashionData
 
 FORMAT = "fashionnet-progress"
 VERSION = 1
 MAX_BYTES = 5_000_000  # a full progress file of 1,000 steps is ~1.5 MB; .streamlit/config.toml caps uploads at 5 MB
-MAX_STEPS = 5_000
+MAX_STEPS = 3_500  # ~1 KB a step: a file of this many steps stays under MAX_BYTES (tests/test_reliability.py checks)
 _RECORD_FIELDS = ("label", "optimizer", "lr", "loss_before", "loss_after", "p_true_before", "p_true_after", "update_norm")
+_RUN_FIELDS = ("batch_size", "batches", "planned", "seed", "optimizer", "lr", "data", "loss_before", "loss_after", "update_norm", "ended")
 
 
 class ProgressError(ValueError):
@@ -37,12 +43,18 @@ def dumps(learner: Learner) -> bytes:
     for i, state in learner.optimizer.state_dict()["state"].items():
         for key, value in state.items():
             tensors[f"optimizer.{i}.{key}"] = value.detach().reshape(-1).contiguous() if value.dim() == 0 else value.detach().contiguous()
-    if learner.history:
-        pixels = [torch.frombuffer(bytearray(r.pixels), dtype=torch.uint8).reshape(28, 28) for r in learner.history]
-        tensors["history.pixels"] = torch.stack(pixels)  # (N, 28, 28)
-    records = [
-        {"ref": [r.ref.split, r.ref.index] if r.ref else None, **{f: getattr(r, f) for f in _RECORD_FIELDS}} for r in learner.history
-    ]
+    steps = [r for r in learner.history if isinstance(r, StepRecord)]
+    if steps:
+        pixels = [torch.frombuffer(bytearray(r.pixels), dtype=torch.uint8).reshape(28, 28) for r in steps]
+        tensors["history.pixels"] = torch.stack(pixels)  # (steps, 28, 28), in history order
+    records = []
+    for n, r in enumerate(learner.history, start=1):
+        if isinstance(r, RunRecord):
+            tensors[f"history.losses.{n}"] = r.losses.contiguous()
+            evals = [[e.batches, e.epoch, e.train_accuracy, e.test_accuracy] for e in r.evals]
+            records.append({"kind": "run", **{f: getattr(r, f) for f in _RUN_FIELDS}, "evals": evals})
+        else:
+            records.append({"ref": [r.ref.split, r.ref.index] if r.ref else None, **{f: getattr(r, f) for f in _RECORD_FIELDS}})
     meta = {
         "format": FORMAT,
         "version": str(VERSION),
@@ -53,8 +65,11 @@ def dumps(learner: Learner) -> bytes:
     return st_save(tensors, metadata=meta)
 
 
-def loads(data: bytes) -> Learner:
-    """A new learner exactly as saved; raises :class:`ProgressError` and changes nothing else when the file is bad."""
+def loads(data: bytes, dataset: FashionData | None = None) -> Learner:
+    """A new learner exactly as saved; raises :class:`ProgressError` and changes nothing else when the file is bad.
+
+    A file with training runs is checked by training them again, which needs the training set they ran on.
+    """
     if not data:
         raise ProgressError("The file is empty.")
     if len(data) > MAX_BYTES:
@@ -72,7 +87,13 @@ def loads(data: bytes) -> Learner:
     learner = Learner(settings)
     _check_weights(learner, tensors)
     learner.history = records
-    learner.goto(len(records))  # replays from the seed, keyframes and all
+    learner.data = dataset
+    try:
+        learner.goto(len(records))  # replays from the seed, keyframes and all
+    except DataMismatch as err:
+        raise ProgressError(
+            f"The file's training runs cannot be checked here ({err}). Open it on an app with the same Fashion-MNIST data."
+        ) from err
     learner.goto(cursor)
     for k, v in learner.net.state_dict().items():
         if not torch.equal(v, tensors[f"weights.{k}"]):
@@ -88,7 +109,20 @@ def loads(data: bytes) -> Learner:
     }
     if saved_opt.keys() != now_opt.keys() or any(not torch.equal(saved_opt[k], now_opt[k]) for k in saved_opt):
         raise ProgressError("The file's optimizer state does not match its history.")
+    if dataset is not None:  # a link replays a step from its reference: keep only those that name the very image here
+        learner.history = [_dataset_ref(r, dataset) for r in learner.history]
     return learner
+
+
+def _dataset_ref(record: StepRecord | RunRecord, dataset: FashionData) -> StepRecord | RunRecord:
+    ref = getattr(record, "ref", None)
+    if ref is None or ref.split not in ("train", "test"):
+        return record
+    if ref.index < dataset.size(ref.split):
+        image, label = dataset.image(ref.split, ref.index)
+        if label == record.label and image.contiguous().numpy().tobytes() == record.pixels:
+            return record
+    return replace(record, ref=None)  # from another copy of the data, or edited: the link will say it cannot carry it
 
 
 def _read(data: bytes) -> tuple[dict[str, str], dict[str, torch.Tensor]]:
@@ -108,37 +142,90 @@ def _settings(text: str) -> Settings:
         raw = json.loads(text)
         settings = Settings(**{k: raw[k] for k in ("seed", "activation", "scale_inputs", "optimizer", "lr")})
         return settings.validated()
-    except (ValueError, TypeError, KeyError) as err:
-        raise ProgressError(f"The progress file's settings are not valid ({err}).") from err
+    except (ValueError, TypeError, KeyError, RecursionError) as err:  # RecursionError: JSON nested thousands deep
+        raise ProgressError(f"The progress file's settings are not valid ({str(err)[:80]}).") from err
 
 
 def _history(meta: dict[str, str], tensors: dict[str, torch.Tensor]) -> tuple[list[StepRecord], int]:
     try:
         raw = json.loads(meta.get("history", "[]"))
         cursor = int(meta.get("cursor", "0"))
-    except ValueError as err:
+    except (ValueError, RecursionError) as err:  # RecursionError: JSON nested thousands deep
         raise ProgressError("The progress file's history is not readable.") from err
     if not isinstance(raw, list) or len(raw) > MAX_STEPS:
         raise ProgressError(f"The progress file's history must be a list of at most {MAX_STEPS:,} steps.")
+    if not all(isinstance(item, dict) for item in raw):
+        raise ProgressError("The progress file's history is malformed.")
+    n_steps = sum(item.get("kind", "step") != "run" for item in raw)
     pixels = tensors.get("history.pixels")
-    if raw and (pixels is None or pixels.dtype != torch.uint8 or tuple(pixels.shape) != (len(raw), 28, 28)):
+    if n_steps and (pixels is None or pixels.dtype != torch.uint8 or tuple(pixels.shape) != (n_steps, 28, 28)):
         raise ProgressError("The progress file's history images do not match its steps.")
     if not 0 <= cursor <= len(raw):
         raise ProgressError("The progress file's position in its history is out of range.")
-    records = []
+    records: list[StepRecord | RunRecord] = []
     for n, item in enumerate(raw, start=1):
+        if item.get("kind", "step") == "run":
+            records.append(_run(n, item, tensors.get(f"history.losses.{n}")))
+            continue
         try:
-            ref = ImageRef(str(item["ref"][0]), int(item["ref"][1])) if item.get("ref") else None
+            ref = _ref(item.get("ref"))
             values = {f: item[f] for f in _RECORD_FIELDS}
             label, lr = int(values["label"]), float(values["lr"])
+            floats = {f: float(values[f]) for f in ("loss_before", "loss_after", "p_true_before", "p_true_after", "update_norm")}
         except (KeyError, TypeError, ValueError, IndexError) as err:
             raise ProgressError(f"Step {n} of the progress file's history is malformed.") from err
-        if not 0 <= label < 10 or not (math.isfinite(lr) and lr > 0) or values["optimizer"] not in ("adam", "sgd"):
+        if (
+            not 0 <= label < 10
+            or not (math.isfinite(lr) and lr > 0)
+            or values["optimizer"] not in ("adam", "sgd")
+            or not all(math.isfinite(v) and v >= 0 for v in floats.values())  # shown on screen: never NaN or negative
+            or not (floats["p_true_before"] <= 1 and floats["p_true_after"] <= 1)
+        ):
             raise ProgressError(f"Step {n} of the progress file's history has impossible values.")
-        floats = {f: float(values[f]) for f in ("loss_before", "loss_after", "p_true_before", "p_true_after", "update_norm")}
-        pix = pixels[n - 1].contiguous().numpy().tobytes()
+        pix = pixels[sum(isinstance(r, StepRecord) for r in records)].contiguous().numpy().tobytes()
         records.append(StepRecord(number=n, ref=ref, pixels=pix, label=label, optimizer=values["optimizer"], lr=lr, **floats))
     return records, cursor
+
+
+def _ref(raw: object) -> ImageRef | None:
+    """A step's image reference (None: not from the dataset); ValueError unless it is a short name and an index ≥ 0."""
+    if not raw:
+        return None
+    split, index = raw  # type: ignore[misc]  # anything but a pair raises ValueError or TypeError
+    if not (isinstance(split, str) and len(split) <= 16 and type(index) is int and index >= 0):
+        raise ValueError("not an image reference")
+    return ImageRef(split, index)
+
+
+def _run(n: int, item: dict, losses: torch.Tensor | None) -> RunRecord:
+    try:
+        values = {f: item[f] for f in _RUN_FIELDS}
+        ints = {f: int(values[f]) for f in ("batch_size", "batches", "planned", "seed")}
+        floats = {f: float(values[f]) for f in ("lr", "loss_before", "loss_after", "update_norm")}
+        evals = tuple(EpochEval(int(e[0]), float(e[1]), float(e[2]), float(e[3])) for e in item["evals"])
+    except (KeyError, TypeError, ValueError, IndexError) as err:
+        raise ProgressError(f"Entry {n} of the progress file's history (a training run) is malformed.") from err
+    if (
+        not (1 <= ints["batch_size"] <= 1024 and 1 <= ints["batches"] <= MAX_RUN_BATCHES and 0 <= ints["seed"] < 2**62)
+        or not (math.isfinite(floats["lr"]) and floats["lr"] > 0)
+        or values["optimizer"] not in ("adam", "sgd")
+        or values["ended"] not in ("done", "stopped", "refused")
+        or not isinstance(values["data"], str)
+        or losses is None
+        or losses.dtype != torch.float32
+        or tuple(losses.shape) != (ints["batches"],)
+    ):
+        raise ProgressError(f"Entry {n} of the progress file's history (a training run) has impossible values.")
+    return RunRecord(
+        number=n,
+        optimizer=values["optimizer"],
+        data=values["data"][:40],
+        ended=values["ended"],
+        losses=losses,
+        evals=evals,
+        **ints,
+        **floats,
+    )
 
 
 def _check_weights(fresh: Learner, tensors: dict[str, torch.Tensor]) -> None:

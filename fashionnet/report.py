@@ -199,3 +199,39 @@ def image_png(image: torch.Tensor, size: int = 280) -> bytes:
     buf = io.BytesIO()
     pil.save(buf, format="PNG")
     return buf.getvalue()
+
+
+def run_progress_text(run) -> str:
+    """The progress bar's line while a training run trains."""
+    text = f"Batch {run.done:,} of {run.planned:,} · epoch {run.epoch:.2f}"
+    if run.done:
+        text += f" · last batch loss {float(run.losses[run.done - 1]):.4f}"
+    if run.evals:
+        text += f" · test accuracy {run.evals[-1].test_accuracy:.2%} after epoch {run.evals[-1].epoch:.0f}"
+    return text
+
+
+def run_sentence(record) -> str:
+    """What a recorded training run did, in one sentence with its numbers."""
+    first, last = record.evals[0], record.evals[-1]
+    how = {
+        "done": "all",
+        "stopped": f"stopped by you after {record.batches:,} of {record.planned:,}",
+        "refused": f"stopped at {record.batches:,} of {record.planned:,} because the next batch blew up",
+    }[record.ended]
+    return (
+        f"{record.batches:,} batches of {record.batch_size} ({how}), {'Adam' if record.optimizer == 'adam' else 'SGD'} lr {record.lr:g}: "
+        f"batch loss {record.loss_before:.4f} → {record.loss_after:.4f}; test accuracy {last.test_accuracy:.2%} "
+        f"(train {last.train_accuracy:.2%}) after epoch {last.epoch:.2f}"
+        + (f", {first.test_accuracy:.2%} after the first epoch" if len(record.evals) > 1 else "")
+        + "."
+    )
+
+
+def confusion_sentence(conf) -> str:
+    t, p, n = conf.worst()
+    right = int(conf.counts.diagonal().sum())
+    return (
+        f"The model as it is now gets **{right:,} of {len(conf.labels):,}** test images right ({conf.accuracy:.2%}). "
+        f"Its most frequent mistake: **{CLASSES[t]}** taken for **{CLASSES[p]}** ({n:,} times). Rows are the true class."
+    )

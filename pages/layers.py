@@ -5,12 +5,13 @@ import streamlit as st
 from fashionnet import charts, explain
 from fashionnet.data import CLASSES
 from ui.router import ensure_routed, shared_data
+from ui.widgets import image_of
 
 ensure_routed()
 learner = st.session_state.learner
 data = shared_data()
 sel = st.session_state.selection
-image, label = data.image(sel.split, sel.index)
+image, label = image_of(data, sel)
 seed = learner.settings.seed
 batch = data.test_images[:256]
 

@@ -7,6 +7,7 @@ from fashionnet.data import CLASSES
 from fashionnet.learner import ImageRef, StepRefused
 from fashionnet.settings import LESSON, Settings
 from ui.router import ensure_routed, shared_data
+from ui.widgets import image_of
 
 ensure_routed()
 learner = st.session_state.learner
@@ -28,7 +29,7 @@ def fresh(lr: float) -> None:
 def run_step() -> None:
     ref = st.session_state.selection
     try:
-        learner.train_step(*data.image(ref.split, ref.index), ref)
+        learner.train_step(*image_of(data, ref), ref)
     except StepRefused as err:
         st.session_state.lesson_message = str(err)
 
@@ -41,7 +42,7 @@ with st.container(horizontal=True, vertical_alignment="center"):
 cell = lesson.CELLS[step]
 st.markdown("> " + cell.words)
 sel = st.session_state.selection
-image, label = data.image(sel.split, sel.index)
+image, label = image_of(data, sel)
 if step == 0:
     st.caption("The lesson writes “$.05$ percent” and “$.95$ percent”; it means a 5 % and a 95 % chance.")
     st.caption(f"Your model now: {learner.steps_taken} steps taken, on {sel.split} image #{sel.index} ({CLASSES[label]}).")

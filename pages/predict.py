@@ -4,7 +4,7 @@ import streamlit as st
 
 from fashionnet import charts, report
 from ui.router import ensure_routed, shared_data
-from ui.widgets import pick_image, show_image
+from ui.widgets import image_of, pick_image, show_image
 
 ensure_routed()
 learner = st.session_state.learner
@@ -13,7 +13,7 @@ data = shared_data()
 st.title("Predict")
 st.caption("Pick an image and see the probability the network gives each of the ten classes.")
 ref = pick_image(data)
-image, label = data.image(ref.split, ref.index)
+image, label = image_of(data, ref)
 prediction = learner.predict(image)
 frame = report.probabilities_frame(prediction, label)
 

@@ -6,7 +6,7 @@ from fashionnet import charts, explain, export, quiz, report, ripple
 from fashionnet.data import CLASSES
 from fashionnet.learner import NothingToUndo, StepRefused
 from ui.router import ensure_routed, shared_data, shared_probe
-from ui.widgets import pick_image, show_image
+from ui.widgets import image_of, pick_image, show_image
 
 ensure_routed()
 learner = st.session_state.learner
@@ -15,7 +15,7 @@ data = shared_data()
 
 def train() -> None:
     ref = st.session_state.selection
-    image, label = data.image(ref.split, ref.index)
+    image, label = image_of(data, ref)
     try:
         step = learner.train_step(image, label, ref)
     except StepRefused as err:
@@ -45,7 +45,7 @@ def pick_entry() -> None:
 
 st.title("Train one step")
 ref = st.session_state.selection
-image, label = data.image(ref.split, ref.index)
+image, label = image_of(data, ref)
 left, right = st.columns([1, 3], gap="medium", vertical_alignment="center")
 with left:
     show_image(data, ref, width=168)

@@ -49,3 +49,40 @@ class PlainRun:
             "grad": grad,
             "probs_after": torch.softmax(logits_after, 1)[0],
         }
+
+    def batch(self, images: torch.Tensor, labels: torch.Tensor) -> float:
+        """One mini-batch step: images (B, 28, 28) uint8, labels (B,); the batch's mean loss."""
+        x = images.float().reshape(-1, 784)
+        if self.settings.scale_inputs:
+            x = x / 255.0
+        self.model.train()
+        loss = nn.functional.cross_entropy(self.model(x), labels)
+        self.opt.zero_grad()
+        loss.backward()
+        self.opt.step()
+        return loss.item()
+
+    def weights(self) -> dict[str, torch.Tensor]:
+        """The weights under the learner's names (W1.weight ... W4.bias)."""
+        names = {0: "W1", 2: "W2", 4: "W3", 6: "W4"}
+        return {f"{names[int(k.split('.')[0])]}.{k.split('.')[1]}": v.clone() for k, v in self.model.state_dict().items()}
+
+    def accuracy(self, images: torch.Tensor, labels: torch.Tensor) -> float:
+        x = images.float().reshape(-1, 784)
+        if self.settings.scale_inputs:
+            x = x / 255.0
+        self.model.eval()
+        with torch.no_grad():
+            right = sum(int((self.model(x[i : i + 5000]).argmax(1) == labels[i : i + 5000]).sum()) for i in range(0, len(labels), 5000))
+        return right / len(labels)
+
+
+def plain_batches(data, batch_size: int, seed: int, count: int):
+    """A training run's batches, spelled out: the training set reshuffled every epoch from (seed, epoch)."""
+    n = len(data.train_labels)
+    per_epoch = -(-n // batch_size)
+    for b in range(count):
+        epoch, within = divmod(b, per_epoch)
+        perm = torch.randperm(n, generator=torch.Generator().manual_seed(seed * 1_000 + epoch))
+        idx = perm[within * batch_size : (within + 1) * batch_size]
+        yield data.train_images[idx], data.train_labels[idx]

@@ -132,7 +132,7 @@ def test_selection_carries_over_between_pages(at, real_data):
 def test_sidebar_settings_start_a_fresh_model_after_saying_so(at):
     train_page(at)
     at.button(key="train_step").click().run()
-    assert "steps taken: **1**" in at.sidebar.markdown[1].value
+    assert "history point: **1** of 1" in at.sidebar.markdown[1].value
     at.selectbox(key="cfg_preset").select("Modern").run()
     assert at.session_state.learner.settings == LESSON  # nothing changes until applied
     assert any("starts a fresh model" in w.value and "the 1 steps" in w.value for w in at.sidebar.warning)

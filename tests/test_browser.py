@@ -142,8 +142,8 @@ def printouts(page) -> list[str]:
 
 def sidebar_steps(page) -> str:
     text = page.locator("[data-testid=stSidebarUserContent]").inner_text()
-    m = re.search(r"steps taken:\s*(\d+)", text)
-    assert m, f"no 'steps taken' in the sidebar: {text!r}"
+    m = re.search(r"history point:\s*(\d+)", text)
+    assert m, f"no 'history point' in the sidebar: {text!r}"
     return m.group(1)
 
 
@@ -174,7 +174,7 @@ def train_step(page) -> None:
     before = sidebar_steps(page)
     click_and_wait(page, ".st-key-train_step button")
     page.wait_for_function(
-        "n => /steps taken:\\s*(\\d+)/.exec(document.querySelector('[data-testid=stSidebarUserContent]').innerText)?.[1] == n",
+        "n => /history point:\\s*(\\d+)/.exec(document.querySelector('[data-testid=stSidebarUserContent]').innerText)?.[1] == n",
         arg=str(int(before) + 1),
     )
     wait_for_app(page)

@@ -17,9 +17,9 @@ import streamlit as st
 from fashionnet import progress
 from fashionnet import settings as cfg
 from fashionnet.data import CLASSES, FashionData, load_fashion_mnist
-from fashionnet.learner import ImageRef, Learner, StepRefused
+from fashionnet.learner import ImageRef, Learner, RunSpec, StepRefused
 from fashionnet.lesson import CELLS as LESSON_CELLS
-from fashionnet.links import link_params, parse_lesson_step, parse_presenter, parse_selection, parse_settings, parse_steps
+from fashionnet.links import link_params, parse_extras, parse_lesson_step, parse_presenter, parse_selection, parse_settings, parse_steps
 from fashionnet.ripple import ProbeSet, probe_set
 
 # Presenter mode: everything a size larger (Streamlit sizes text in rem), no toolbar. The header stays:
@@ -52,21 +52,29 @@ def run() -> None:
     data = shared_data()
     _init_session(data)
     page = st.navigation(
-        [
-            st.Page("pages/predict.py", title="Predict", icon=":material/image_search:", default=True, url_path="home"),
-            st.Page("pages/train.py", title="Train one step", icon=":material/model_training:"),
-            st.Page("pages/lesson.py", title="The lesson, step by step", icon=":material/menu_book:"),
-            st.Page("pages/why.py", title="Why it moved", icon=":material/lightbulb:"),
-            st.Page("pages/layers.py", title="Inside the layers", icon=":material/stacked_bar_chart:"),
-            st.Page("pages/claim.py", title="Test the lesson's claim", icon=":material/science:"),
-            # Streamlit serves the default page only at "/" (and reserves its file name's path for it,
-            # hence "home" above); this hidden alias makes a typed or shared /predict work too.
-            st.Page("pages/predict.py", title="Predict", url_path="predict", visibility="hidden"),
-        ]
+        {
+            "One step": [
+                st.Page("pages/predict.py", title="Predict", icon=":material/image_search:", default=True, url_path="home"),
+                st.Page("pages/train.py", title="Train one step", icon=":material/model_training:"),
+                st.Page("pages/lesson.py", title="The lesson, step by step", icon=":material/menu_book:"),
+                st.Page("pages/why.py", title="Why it moved", icon=":material/lightbulb:"),
+                # Streamlit serves the default page only at "/" (and reserves its file name's path for it,
+                # hence "home" above); this hidden alias makes a typed or shared /predict work too.
+                st.Page("pages/predict.py", title="Predict", url_path="predict", visibility="hidden"),
+            ],
+            "Beyond one step": [
+                st.Page("pages/training.py", title="Train many steps", icon=":material/fitness_center:"),
+                st.Page("pages/history.py", title="History", icon=":material/history:"),
+                st.Page("pages/weights.py", title="Every layer", icon=":material/grid_view:"),
+                st.Page("pages/photo.py", title="Your own photo", icon=":material/photo_camera:"),
+                st.Page("pages/layers.py", title="Inside the layers", icon=":material/stacked_bar_chart:"),
+                st.Page("pages/claim.py", title="Test the lesson's claim", icon=":material/science:"),
+            ],
+        }
     )
     # Widgets change state in callbacks, before this run: the link made here is already up to date.
     learner: Learner = st.session_state.learner
-    wanted, link_notice = link_params(st.session_state.selection, learner.settings, [r.ref for r in learner.history[: learner.cursor]])
+    wanted, link_notice = link_params(st.session_state.selection, learner.settings, learner.history[: learner.cursor])
     if page.url_path == "lesson":
         wanted["lesson"] = str(st.session_state.get("lesson_step", 0))
     if st.session_state.get("presenter"):
@@ -99,15 +107,23 @@ def _init_session(data: FashionData) -> None:
     ss = st.session_state
     if "learner" in ss:
         return
-    params = st.query_params.to_dict()
+    params = {k: st.query_params.get_all(k) for k in st.query_params}  # all values of a repeated key: the parsers take the last
     sizes = {s: data.size(s) for s in ("train", "test")}
     ss.selection, notices = parse_selection(params, sizes)
     settings, more = parse_settings(params)
     steps, even_more = parse_steps(params, sizes)
     ss.learner = Learner(settings)
+    replayed = 0
     for n, ref in enumerate(steps, start=1):  # replaying the link's steps rebuilds its exact weights
         try:
-            ss.learner.train_step(*data.image(ref.split, ref.index), ref)
+            if isinstance(ref, RunSpec):
+                with st.spinner(f"Replaying the link's training run ({ref.batches:,} batches of {ref.batch_size})…"):
+                    record = ss.learner.train_run(data, ref)
+                if record is None or record.ended == "refused":
+                    raise StepRefused
+            else:
+                ss.learner.train_step(*data.image(ref.split, ref.index), ref)
+            replayed = n
         except StepRefused:
             even_more.append(f"The link's step {n} would blow up the weights with these settings; stopped after step {n - 1}.")
             break
@@ -115,7 +131,9 @@ def _init_session(data: FashionData) -> None:
     ss.presenter, pin, presenter_notices = parse_presenter(params)
     ss.pin_on = pin is not None
     ss.pin_row, ss.pin_col = pin or (0, 0)
-    ss.url_notices = notices + more + even_more + lesson_notices + presenter_notices
+    # A reload or a restarted server starts a new session: say the model came back from the address bar.
+    rebuilt = [f"Rebuilt your model from this link: {replayed} step{'s' * (replayed != 1)} replayed."] if replayed else []
+    ss.url_notices = rebuilt + notices + more + even_more + lesson_notices + presenter_notices + parse_extras(params)
     _load_settings_fields(ss.learner.settings)
 
 
@@ -159,7 +177,8 @@ def _load_progress(key: str) -> None:
     if upload is None:
         return
     try:
-        learner = progress.loads(upload.getvalue())
+        with st.spinner("Checking the file by replaying its history…"):
+            learner = progress.loads(upload.getvalue(), shared_data())
     except progress.ProgressError as err:
         st.session_state.progress_message = ("error", f"{upload.name} was not loaded: {err} Your model is unchanged.")
         return
@@ -179,7 +198,7 @@ def _sidebar(data: FashionData, query: str, link_notice: str | None) -> None:
             f"**{cfg.preset_name(s)}** preset · seed **{s.seed}**  \n"
             f"{s.activation} · inputs {'0–1' if s.scale_inputs else '0–255 (raw)'}  \n"
             f"{'Adam' if s.optimizer == 'adam' else 'SGD'} · lr **{s.lr:g}**  \n"
-            f"steps taken: **{learner.steps_taken}**  \n"
+            f"history point: **{learner.cursor}** of {len(learner.history)}  \n"
             f"image: {sel.split} #{sel.index}"
         )
         st.button(
@@ -218,8 +237,20 @@ def _sidebar(data: FashionData, query: str, link_notice: str | None) -> None:
             st.code(f"{(st.context.url or '').split('?')[0]}?{query}", language=None, wrap_lines=True)
             if link_notice:
                 st.warning(link_notice)
-        with st.expander("Save and resume", icon=":material/save:"):
-            st.caption("Progress lives on the server only while this tab is open: download it to keep it.")
+        # The expander's icon turns to a warning when the address bar cannot rebuild the history.
+        with st.expander("Save and resume", icon=":material/warning:" if link_notice else ":material/save:"):
+            st.caption(
+                "Your settings, image and steps are kept in this tab's address: a reload, or the link under **Share this "
+                "state**, rebuilds them, even after the server restarts. A progress file keeps everything (undone steps "
+                "too): download it before you close the tab."
+            )
+            if link_notice:
+                st.warning("The address cannot hold your whole history: download your progress before you close this tab.")
+            if len(learner.history) > progress.MAX_STEPS:
+                st.warning(
+                    f"A progress file holds at most {progress.MAX_STEPS:,} steps; you have {len(learner.history):,}, "
+                    "so this one could not be loaded back."
+                )
             st.download_button(
                 "Download progress",
                 data=lambda: progress.dumps(learner),  # built when clicked, not on every rerun

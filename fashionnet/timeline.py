@@ -1,0 +1,88 @@
+"""The learner's history as tables and curves: every single step and training run, and a run's progress."""
+
+from __future__ import annotations
+
+import pandas as pd
+import torch
+
+from fashionnet.data import CLASSES
+from fashionnet.learner import Learner, RunRecord, StepRecord, TrainingRun
+
+_WHERE = {"train": "training", "test": "test"}
+
+
+def describe(record: StepRecord | RunRecord) -> tuple[str, str, str]:
+    """What an entry was: (kind, image, class) in words, as the timeline shows them."""
+    if isinstance(record, RunRecord):
+        shown = f"{record.batches:,} batches of {record.batch_size}" + ("" if record.ended == "done" else f" ({record.ended})")
+        return "training run", shown, "all ten"
+    where = f"{_WHERE[record.ref.split]} #{record.ref.index}" if record.ref and record.ref.split in _WHERE else "your photo"
+    return "one step", where, CLASSES[record.label]
+
+
+def history_frame(learner: Learner) -> pd.DataFrame:
+    """One row per history entry, the point 0 (the seed) first; ``now`` marks where the weights are."""
+    rows = [
+        {"point": 0, "kind": "start", "image": "fresh weights from the seed", "class": "", "loss before": None, "loss after": None,
+         "update size": None, "test accuracy": None, "now": learner.cursor == 0, "undone": False}
+    ]  # fmt: skip
+    for record in learner.history:
+        kind, image, label = describe(record)
+        rows.append(
+            {
+                "point": record.number,
+                "kind": kind,
+                "image": image,
+                "class": label,
+                "loss before": record.loss_before,
+                "loss after": record.loss_after,
+                "update size": record.update_norm,
+                "test accuracy": record.evals[-1].test_accuracy if isinstance(record, RunRecord) else None,
+                "now": record.number == learner.cursor,
+                "undone": record.number > learner.cursor,
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def history_long(frame: pd.DataFrame) -> pd.DataFrame:
+    """The timeline chart's tidy rows: one per entry and measure (loss before, loss after, update size)."""
+    steps = frame[frame["point"] > 0]
+    long = steps.melt(
+        id_vars=["point", "kind", "image", "class", "undone"],
+        value_vars=["loss before", "loss after", "update size"],
+        var_name="measure",
+        value_name="value",
+    )
+    long["panel"] = long["measure"].map({"loss before": "loss", "loss after": "loss", "update size": "update size"})
+    return long
+
+
+def loss_frame(losses: torch.Tensor, per_epoch: int, points: int = 300) -> pd.DataFrame:
+    """A run's batch losses for a curve: the mean over equal groups of batches, at most ``points`` rows."""
+    n = len(losses)
+    if n == 0:
+        return pd.DataFrame({"batch": [], "epoch": [], "loss": [], "batches averaged": []})
+    group = max(1, -(-n // points))
+    rows = []
+    for start in range(0, n, group):
+        chunk = losses[start : start + group]
+        end = start + len(chunk)
+        rows.append({"batch": end, "epoch": end / per_epoch, "loss": float(chunk.double().mean()), "batches averaged": len(chunk)})
+    return pd.DataFrame(rows)
+
+
+def run_loss_frame(run: TrainingRun | RunRecord) -> pd.DataFrame:
+    if isinstance(run, TrainingRun):
+        return loss_frame(run.losses[: run.done], run.per_epoch)
+    per_epoch = -(-int(run.data.split(":")[1]) // run.batch_size) if ":" in run.data else run.batches
+    return loss_frame(run.losses, per_epoch)
+
+
+def evals_frame(run: TrainingRun | RunRecord) -> pd.DataFrame:
+    """Accuracy after each epoch (and at the end): one row per measurement."""
+    evals = run.evals
+    return pd.DataFrame(
+        [{"epoch": e.epoch, "batches": e.batches, "train accuracy": e.train_accuracy, "test accuracy": e.test_accuracy} for e in evals],
+        columns=["epoch", "batches", "train accuracy", "test accuracy"],
+    )
