@@ -21,10 +21,10 @@ one; only rebuilding a learner from a link or a progress file does.
 
 from __future__ import annotations
 
-import copy
 import math
 import time
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import TYPE_CHECKING
 
 import torch
@@ -151,12 +151,17 @@ class StepReport:
     b3_before: torch.Tensor  # (64,)
     b3_after: torch.Tensor  # (64,)
     w3_grad: torch.Tensor  # (64, 64): dLoss/dW3 of this step
-    layers: dict[str, LayerUpdate] = field(default_factory=dict)
     params_before: dict[str, torch.Tensor] = field(default_factory=dict)  # every weight before the step
+    params_after: dict[str, torch.Tensor] = field(default_factory=dict)  # and after it
     w3_state_before: dict[str, torch.Tensor] = field(default_factory=dict)  # optimizer state of W3's weight
     w3_state_after: dict[str, torch.Tensor] = field(default_factory=dict)
     hyper: dict[str, float] = field(default_factory=dict)  # the optimizer's betas, eps, momentum...
     image: torch.Tensor | None = None  # (28, 28) uint8
+
+    @cached_property
+    def layers(self) -> dict[str, LayerUpdate]:
+        """How much each layer moved (computed when first asked for, so the step itself stays fast)."""
+        return {name: _layer_update(self.params_before, self.params_after, name) for name in LAYERS}
 
     @property
     def w3_delta(self) -> torch.Tensor:
@@ -179,12 +184,10 @@ class StepReport:
 @dataclass(frozen=True)
 class _Snapshot:
     params: dict[str, torch.Tensor]
-    optimizer: dict
+    optimizer: tuple[dict[str, torch.Tensor], ...]  # each parameter's optimizer state, in the net's parameter order
 
     def nbytes(self) -> int:
-        tensors = list(self.params.values())
-        for state in self.optimizer["state"].values():
-            tensors += [v for v in state.values() if isinstance(v, torch.Tensor)]
+        tensors = list(self.params.values()) + [v for state in self.optimizer for v in state.values()]
         return sum(t.numel() * t.element_size() for t in tensors)
 
 
@@ -209,6 +212,7 @@ class Learner:
         self.net: Net = make_net(self.settings.seed, self.settings.activation)
         self.loss_fn = nn.CrossEntropyLoss()
         self.optimizer = make_optimizer(self.settings.optimizer, self.net.parameters(), self.settings.lr)
+        self._named = [(name, p) for name, p in self.net.named_parameters()]  # W1.weight, W1.bias, ... W4.bias
         self.history: list[StepRecord | RunRecord] = []
         self.cursor = 0  # how many entries of the history the current weights include
         self.last_report: StepReport | None = None
@@ -247,8 +251,8 @@ class Learner:
                 f"This step (lr {self.settings.lr:g}) would have made the loss or some weights infinite or NaN, "
                 "so it was undone: your weights and optimizer are exactly as before. Try a smaller learning rate."
             )
-        now = {k: v.detach() for k, v in self.net.state_dict().items()}
-        layers = {name: _layer_update(before.params, now, name) for name in LAYERS}
+        now = {name: p.detach().clone() for name, p in self._named}
+        changes = torch._foreach_norm(torch._foreach_sub(list(now.values()), list(before.params.values())))  # one norm per tensor
         record = StepRecord(
             number=self.cursor + 1,
             ref=ref,
@@ -260,7 +264,7 @@ class Learner:
             loss_after=loss_after,
             p_true_before=float(torch.softmax(logits, 0)[label]),
             p_true_after=float(after.probs[label]),
-            update_norm=math.sqrt(sum(u.weight_norm**2 + u.bias_norm**2 for u in layers.values())),
+            update_norm=math.sqrt(sum(float(n) ** 2 for n in changes)),
         )
         self._commit(record, before)
         self.version += 1
@@ -269,14 +273,14 @@ class Learner:
             before=Prediction(logits=logits, probs=torch.softmax(logits, dim=0)),
             after=after,
             w3_before=w3_before,
-            w3_after=now["W3.weight"].clone(),
+            w3_after=now["W3.weight"],
             b3_before=b3_before,
-            b3_after=now["W3.bias"].clone(),
+            b3_after=now["W3.bias"],
             w3_grad=w3_grad,
-            layers=layers,
             params_before=before.params,
-            w3_state_before=_w3_state(before.optimizer),
-            w3_state_after=_w3_state(_copy_optimizer_state(self.optimizer.state_dict())),
+            params_after=now,
+            w3_state_before=dict(before.optimizer[_W3_WEIGHT]),
+            w3_state_after={k: v.clone() for k, v in self.optimizer.state[self.net.W3.weight].items()},
             hyper=_hyper(self.optimizer),
             image=image.clone(),
         )
@@ -369,7 +373,7 @@ class Learner:
     def params_at(self, step: int) -> dict[str, torch.Tensor]:
         """Every weight and bias as they were after ``step`` entries of the history (the learner does not move)."""
         if step == self.cursor:
-            return {k: v.detach().clone() for k, v in self.net.state_dict().items()}
+            return {name: p.detach().clone() for name, p in self._named}
         if self._at_cache and self._at_cache[:2] == (self.version, step):
             return self._at_cache[2]
         scratch = Learner.__new__(Learner)  # the same replay, on a scratch copy that shares only the records
@@ -377,18 +381,22 @@ class Learner:
         scratch.net = make_net(self.settings.seed, self.settings.activation)
         scratch.loss_fn = nn.CrossEntropyLoss()
         scratch.optimizer = make_optimizer(self.settings.optimizer, scratch.net.parameters(), self.settings.lr)
+        scratch._named = list(scratch.net.named_parameters())
         scratch.history, scratch.cursor, scratch.version = self.history, self.cursor, 0
         scratch._keyframes, scratch._undo_slot = dict(self._keyframes), self._undo_slot
         scratch._restore(self._snapshot())
         scratch.goto(step)
-        params = {k: v.detach().clone() for k, v in scratch.net.state_dict().items()}
+        params = {name: p.detach().clone() for name, p in scratch._named}
         self._at_cache = (self.version, step, params)
         return params
 
     # --- snapshots ----------------------------------------------------------------------------------
     def _snapshot(self) -> _Snapshot:
-        params = {k: v.detach().clone() for k, v in self.net.state_dict().items()}
-        return _Snapshot(params=params, optimizer=_copy_optimizer_state(self.optimizer.state_dict()))
+        """A copy of every weight and every optimizer buffer (Adam's step count and moments, SGD's momentum)."""
+        params = {name: p.detach().clone() for name, p in self._named}
+        state = self.optimizer.state
+        buffers = tuple({k: v.clone() for k, v in state[p].items()} if p in state else {} for _, p in self._named)
+        return _Snapshot(params=params, optimizer=buffers)
 
     def _apply_batch(self, x: torch.Tensor, y: torch.Tensor, lr: float) -> torch.Tensor:
         """One mini-batch step, in the same canonical order as :meth:`_apply`; the batch's loss."""
@@ -402,14 +410,22 @@ class Learner:
         return loss.detach()
 
     def _restore(self, snap: _Snapshot) -> None:
-        self.net.load_state_dict(snap.params)
-        # load_state_dict keeps the given tensors as the optimizer's state, and the next step updates
-        # them in place: hand it a copy so the snapshot stays as it was.
-        self.optimizer.load_state_dict(_copy_optimizer_state(snap.optimizer))
+        with torch.no_grad():
+            for (name, p), state in zip(self._named, snap.optimizer, strict=True):
+                p.copy_(snap.params[name])
+                # The optimizer updates its buffers in place at the next step: give it copies, so the
+                # snapshot stays as it was.
+                if state:
+                    self.optimizer.state[p] = {k: v.clone() for k, v in state.items()}
+                else:
+                    self.optimizer.state.pop(p, None)
         self.optimizer.zero_grad()
 
     def _weights_finite(self) -> bool:
-        return bool(torch.isfinite(torch.cat([p.detach().flatten() for p in self.net.parameters()])).all())
+        params = [p.detach() for _, p in self._named]
+        if bool(torch.isfinite(torch.stack(torch._foreach_norm(params))).all()):  # fast: a finite norm has finite entries
+            return True
+        return all(bool(torch.isfinite(p).all()) for p in params)  # a norm can overflow while every entry is finite
 
     def history_bytes(self) -> int:
         """What the history costs in memory: snapshots plus records (for the memory benchmark)."""
@@ -420,26 +436,11 @@ class Learner:
 _W3_WEIGHT = 4  # W3.weight's index in the optimizer's parameter list: W1.weight, W1.bias, W2.weight, W2.bias, W3.weight
 
 
-def _w3_state(state_dict: dict) -> dict[str, torch.Tensor]:
-    return dict(state_dict["state"].get(_W3_WEIGHT, {}))
-
-
 def _hyper(optimizer: torch.optim.Optimizer) -> dict[str, float]:
     group = optimizer.param_groups[0]
     if isinstance(optimizer, torch.optim.Adam):
         return {"beta1": group["betas"][0], "beta2": group["betas"][1], "eps": group["eps"]}
     return {"momentum": group["momentum"]}
-
-
-def _copy_optimizer_state(state_dict: dict) -> dict:
-    """A copy of an optimizer's state_dict whose tensors share no memory with it (deepcopy, 10x faster)."""
-    return {
-        "state": {
-            i: {k: v.clone() if isinstance(v, torch.Tensor) else copy.deepcopy(v) for k, v in s.items()}
-            for i, s in state_dict["state"].items()
-        },
-        "param_groups": copy.deepcopy(state_dict["param_groups"]),
-    }
 
 
 def _layer_update(before: dict[str, torch.Tensor], after: dict[str, torch.Tensor], name: str) -> LayerUpdate:
@@ -592,7 +593,7 @@ class TrainingRun:
             return None
         if not self.evals or self.evals[-1].batches != self.done:
             self._evaluate()
-        now = {k: v.detach() for k, v in learner.net.state_dict().items()}
+        now = {name: p.detach() for name, p in learner._named}
         ended = "refused" if self.message else ("done" if self.done >= self.planned else "stopped")
         self.record = RunRecord(
             number=learner.cursor + 1,
