@@ -21,7 +21,9 @@ one; only rebuilding a learner from a link or a progress file does.
 
 from __future__ import annotations
 
+import functools
 import math
+import threading
 import time
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -199,13 +201,29 @@ def make_optimizer(name: str, params, lr: float) -> torch.optim.Optimizer:
     raise ValueError(f"unknown optimizer {name!r}")
 
 
+def _locked(method):
+    """Run a method holding the learner's lock, so two script threads of one session never interleave."""
+
+    @functools.wraps(method)
+    def wrapper(self, *args, **kwargs):
+        with self.busy if isinstance(self, Learner) else self.learner.busy:
+            return method(self, *args, **kwargs)
+
+    return wrapper
+
+
 class Learner:
     def __init__(self, settings: Settings = LESSON, keyframe_every: int = 64) -> None:
         self.keyframe_every = keyframe_every
         self.data: FashionData | None = None  # the shared, read-only dataset, once a training run has used it
+        # Held while a training run trains and is recorded. Streamlit starts the next script run of a
+        # session as soon as a click interrupts the current one, while the interrupted run is still
+        # recording; the next run waits on this before it reads the learner.
+        self.busy = threading.RLock()  # every method that changes the learner takes it too
         self.reset(settings)
 
     # --- life cycle -------------------------------------------------------------------------
+    @_locked
     def reset(self, settings: Settings | None = None) -> None:
         """A fresh model from the seed (of ``settings``, else the current ones); the history is cleared."""
         self.settings = (settings or self.settings).validated()
@@ -230,6 +248,7 @@ class Learner:
         return Prediction(logits=logits, probs=torch.softmax(logits, dim=0))
 
     # --- one step ---------------------------------------------------------------------------------
+    @_locked
     def train_step(self, image: torch.Tensor, label: int, ref: ImageRef | None = None) -> StepReport:
         """Forward, loss, backward and one optimizer step on one image; the report of what changed.
 
@@ -301,6 +320,7 @@ class Learner:
         return logits.detach()[0], loss.detach()
 
     # --- many steps -----------------------------------------------------------------------------------
+    @_locked
     def start_run(self, data: FashionData, batch_size: int, batches: int, seed: int | None = None) -> TrainingRun:
         """A mini-batch training run on the training set from the current weights; see :class:`TrainingRun`."""
         return TrainingRun(self, data, batch_size, batches, self._run_seed() if seed is None else seed)
@@ -338,6 +358,7 @@ class Learner:
             raise NothingToUndo("There is no undone step to redo.")
         self.goto(self.cursor + 1)
 
+    @_locked
     def goto(self, step: int) -> None:
         """Put the weights and optimizer state exactly where they were after ``step`` steps."""
         if not 0 <= step <= len(self.history):
@@ -370,6 +391,7 @@ class Learner:
         for b in range(record.batches):
             self._apply_batch(*batcher.batch(b), record.lr)
 
+    @_locked
     def params_at(self, step: int) -> dict[str, torch.Tensor]:
         """Every weight and bias as they were after ``step`` entries of the history (the learner does not move)."""
         if step == self.cursor:
@@ -378,6 +400,7 @@ class Learner:
             return self._at_cache[2]
         scratch = Learner.__new__(Learner)  # the same replay, on a scratch copy that shares only the records
         scratch.keyframe_every, scratch.settings, scratch.data = self.keyframe_every, self.settings, self.data
+        scratch.busy = threading.RLock()
         scratch.net = make_net(self.settings.seed, self.settings.activation)
         scratch.loss_fn = nn.CrossEntropyLoss()
         scratch.optimizer = make_optimizer(self.settings.optimizer, scratch.net.parameters(), self.settings.lr)
@@ -531,6 +554,7 @@ class TrainingRun:
     def epoch(self) -> float:
         return self.done / self.per_epoch
 
+    @_locked
     def advance(self, batches: int | None = None, seconds: float | None = None) -> int:
         """Train up to ``batches`` more batches, or for about ``seconds``, or to the end; how many were trained."""
         if self.record is not None:
@@ -579,6 +603,7 @@ class TrainingRun:
             )
         )
 
+    @_locked
     def finish(self) -> RunRecord | None:
         """Record what was trained as one history entry (None when not a single batch was); idempotent."""
         if self.record is not None:

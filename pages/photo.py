@@ -45,6 +45,7 @@ if upload is None:
     st.stop()
 
 raw = upload.getvalue()
+shown_name = "`" + upload.name.replace("`", "'")[:60] + "`"  # a file name is the learner's text: never markdown
 digest = hashlib.sha256(raw).hexdigest()
 if ss.get("photo_converted", (None,))[0] != digest:  # convert each file once, not on every rerun
     try:
@@ -53,7 +54,7 @@ if ss.get("photo_converted", (None,))[0] != digest:  # convert each file once, n
         ss.photo_converted = (digest, None, str(err))
 _, photo, problem = ss.photo_converted
 if problem:
-    st.error(f"{upload.name} cannot be used: {problem}", icon=":material/broken_image:")
+    st.error(f"{shown_name} cannot be used: {problem}", icon=":material/broken_image:")
     if "photo" in ss:
         st.caption("Your earlier photo is still kept.")
     st.stop()

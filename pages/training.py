@@ -37,16 +37,17 @@ with st.container(horizontal=True, gap="small"):
     st.button("Stop", key="stop_run", icon=":material/stop_circle:", help="Stops at once and keeps the batches trained so far.")
 
 if start:
-    run = learner.start_run(data, batch_size, batches)
     bar = st.progress(0.0, text="Starting…")
     live = st.empty()
-    try:
-        while not run.finished:
-            run.advance(seconds=0.3)
-            bar.progress(run.done / run.planned, text=report.run_progress_text(run))
-            live.altair_chart(charts.loss_curve(timeline.run_loss_frame(run)), key=None, width="stretch")
-    finally:  # also when Stop (or anything else) interrupts this run: the batches trained so far are kept
-        run.finish()
+    with learner.busy:  # the next script run waits until this one has recorded what it trained
+        run = learner.start_run(data, batch_size, batches)
+        try:
+            while not run.finished:
+                run.advance(seconds=0.3)
+                bar.progress(run.done / run.planned, text=report.run_progress_text(run))
+                live.altair_chart(charts.loss_curve(timeline.run_loss_frame(run)), width="stretch")
+        finally:  # also when Stop (or anything else) interrupts this run: the batches trained so far are kept
+            run.finish()
     st.session_state.run_message = run.message
     st.rerun()  # so the sidebar and the address bar (a link to this state) include the run
 

@@ -311,7 +311,7 @@ def test_save_and_resume_in_the_sidebar(at, real_data):
     resumed = other.session_state.learner
     assert resumed.steps_taken == 3
     assert all(torch.equal(a, b) for a, b in zip(resumed.net.state_dict().values(), learner.net.state_dict().values(), strict=True))
-    assert any("Loaded mine.safetensors: step 3 of 3" in s.value for s in other.sidebar.success)
+    assert any("Loaded `mine.safetensors`: step 3 of 3" in s.value for s in other.sidebar.success)
     # A bad file: a message, and the model stays exactly as it was.
     before = {k: v.clone() for k, v in resumed.net.state_dict().items()}
     other.file_uploader(key="load_progress_1").set_value(("evil.safetensors", b"\x80\x04garbage", "application/octet-stream")).run()

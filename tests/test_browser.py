@@ -656,3 +656,30 @@ def test_a_reload_keeps_the_steps_through_the_address_bar(server, pages):
     assert sidebar_steps(page) == "2"
     assert printouts(page) == shown
     log.assert_clean("reload")
+
+
+# --- one learner trains for a while, another keeps working ---------------------------------------------
+
+
+def test_long_training_does_not_freeze_other_learners(server, pages):
+    a, log_a = pages.open(server.url("/training?act=relu&scale=1&lr=0.001"))
+    b, log_b = pages.open(server.url("/train?split=test&index=3"))
+    a.locator(".st-key-run_epochs input").fill("10")
+    a.locator(".st-key-run_epochs input").press("Enter")
+    wait_for_app(a)
+    a.locator(".st-key-train_run button").click()
+    a.locator("[data-testid=stProgress]").wait_for()  # A is training now (10 epochs take 20 s or more here; Stop ends it)
+    started = b.evaluate("performance.now()")
+    train_step(b)
+    took_ms = b.evaluate("performance.now()") - started
+    a_state = a.locator("[data-testid=stApp]").get_attribute("data-test-script-state")
+    assert a_state == "running", "A's training ended before B's step was served: the test proves nothing"
+    # The proof is that B was served while A still trained; the bound only catches a stall (a step takes
+    # ~1 s here while A trains, on a machine also running other test suites).
+    assert took_ms < 15_000, f"B's step took {took_ms:.0f} ms while A trained"
+    assert sidebar_steps(b) == "1"
+    rerun_and_wait(a, lambda: a.locator(".st-key-stop_run button").first.click())  # Stop keeps what A trained
+    a.wait_for_function("() => /history point:\\s*1/.test(document.querySelector('[data-testid=stSidebarUserContent]').innerText)")
+    assert a.get_by_text("stopped by you after", exact=False).count() == 1
+    log_a.assert_clean("learner A")
+    log_b.assert_clean("learner B")

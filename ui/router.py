@@ -51,6 +51,8 @@ def run() -> None:
     st.set_page_config(page_title="FashionNet Lab", page_icon="👕", layout="wide")
     data = shared_data()
     _init_session(data)
+    with st.session_state.learner.busy:  # an interrupted training run of this session may still be recording
+        pass
     page = st.navigation(
         {
             "One step": [
@@ -172,6 +174,11 @@ def _reset() -> None:
     st.toast("Fresh model from the seed; the history is cleared.", icon=":material/restart_alt:")
 
 
+def _code(text: str) -> str:
+    """A learner's own text (a file name) shown literally: in a code span, never as markdown."""
+    return "`" + text.replace("`", "'")[:60] + "`"
+
+
 def _load_progress(key: str) -> None:
     upload = st.session_state.get(key)
     if upload is None:
@@ -180,12 +187,12 @@ def _load_progress(key: str) -> None:
         with st.spinner("Checking the file by replaying its history…"):
             learner = progress.loads(upload.getvalue(), shared_data())
     except progress.ProgressError as err:
-        st.session_state.progress_message = ("error", f"{upload.name} was not loaded: {err} Your model is unchanged.")
+        st.session_state.progress_message = ("error", f"{_code(upload.name)} was not loaded: {err} Your model is unchanged.")
         return
     st.session_state.learner = learner
     _load_settings_fields(learner.settings)
     st.session_state.uploads = st.session_state.get("uploads", 0) + 1  # a fresh, empty uploader
-    st.session_state.progress_message = ("success", f"Loaded {upload.name}: step {learner.steps_taken} of {len(learner.history)}.")
+    st.session_state.progress_message = ("success", f"Loaded {_code(upload.name)}: step {learner.steps_taken} of {len(learner.history)}.")
 
 
 def _sidebar(data: FashionData, query: str, link_notice: str | None) -> None:
