@@ -6,6 +6,9 @@ symmetric around zero with a legend, and every mark has a tooltip with the exact
 
 from __future__ import annotations
 
+import functools
+import json
+
 import altair as alt
 import pandas as pd
 
@@ -79,6 +82,82 @@ def w3_heatmap(frame: pd.DataFrame, value: str = "change", title: str = "change 
     return chart
 
 
+LIVE_DATA = "rows"  # the name of the dataset a "live" spec (below) reads
+
+
+def _symmetric_ends(field: str, channels: tuple[str, ...], floor: float) -> alt.Chart:
+    """An invisible layer: two points at -m and +m, m = max |field| (at least ``floor``), computed by Vega from the data.
+
+    Layered over a chart whose scales for ``channels`` have no fixed domain, it makes those scales symmetric
+    around zero exactly as a literal ``domain=[-m, m]`` would, without writing m into the spec.
+    """
+    return (
+        alt.Chart()
+        .transform_calculate(magnitude=f"abs(datum[{json.dumps(field)}])")
+        .transform_aggregate(top="max(magnitude)")
+        .transform_calculate(hi=f"max(datum.top, {floor!r})", lo=f"-max(datum.top, {floor!r})")
+        .transform_fold(["lo", "hi"], as_=["end", field])
+        .mark_point(size=0, opacity=0, filled=True)  # filled: a stroked point would turn a gradient legend into symbols
+        .encode(**{channel: f"{field}:Q" for channel in channels})
+    )
+
+
+def _live(chart: alt.Chart, field: str, channels: tuple[str, ...], floor: float, aria: bool) -> str:
+    """A unit ``chart`` as the JSON of a Vega-Lite spec that reads the dataset :data:`LIVE_DATA` and takes the
+    symmetric domains of ``channels`` from the data (validated by Altair, once per process)."""
+    height = chart.height
+    unit = chart.copy(deep=True)
+    unit.data = alt.Undefined
+    unit.height = unit.width = alt.Undefined
+    unit.name = "cells"
+    layered = alt.layer(unit, _symmetric_ends(field, channels, floor), data=alt.NamedData(LIVE_DATA))
+    layered = layered.properties(height=height, width="container")
+    if not aria:
+        layered = layered.configure(aria=False)
+    spec = layered.to_dict()
+    for channel in channels:
+        encoding = spec["layer"][0]["encoding"][channel]
+        del encoding["scale"]["domain"]
+        encoding["scale"]["nice"] = False  # as with the literal domain: Vega-Lite would round a data-driven domain outwards
+    spec.get("config", {}).pop("view", None)  # Altair's default theme; Streamlit drops it for Altair charts too
+    return json.dumps(spec)
+
+
+@functools.cache
+def _w3_heatmap_live(value: str, title: str, selectable: bool, columns: tuple[str, ...]) -> str:
+    template = pd.DataFrame({c: [0.0] for c in columns})
+    # aria off: Streamlit draws 4,096 marks on a canvas, where per-mark ARIA labels are never read, only computed.
+    return _live(w3_heatmap(template, value, title, selectable), value, ("color",), 1e-12, aria=False)
+
+
+def w3_heatmap_spec(frame: pd.DataFrame, value: str = "change", title: str = "change in W3", selectable: bool = False) -> dict:
+    """:func:`w3_heatmap` (same marks, colours, legend, tooltips, selection) as a Vega-Lite dict for
+    ``st.vega_lite_chart``, with ``frame`` as the named dataset :data:`LIVE_DATA`.
+
+    Its spec is the same for every step: the symmetric colour domain comes from the data (see
+    :func:`_symmetric_ends`). So from one step to the next the browser only swaps the chart's data instead
+    of compiling and building a new Vega view, and the server reuses the spec instead of building and
+    validating an Altair chart on every rerun. No per-mark ARIA labels (a canvas has none to read).
+    """
+    spec = json.loads(_w3_heatmap_live(value, title, selectable, tuple(frame.columns)))
+    spec["datasets"] = {LIVE_DATA: _compact(frame)}
+    return spec
+
+
+def _compact(frame: pd.DataFrame) -> pd.DataFrame:
+    """The same numbers in fewer bytes: W3's values are float32 numbers (held as float64 in the frame) and its
+    indices are below 128, so they travel as float32 and int8 (about a third of the bytes); any column that
+    would not survive that exactly stays as it is."""
+    types = {}
+    for name in frame.columns:
+        column = frame[name]
+        if pd.api.types.is_float_dtype(column) and (column.astype("float32").astype(column.dtype) == column).all():
+            types[name] = "float32"
+        elif pd.api.types.is_integer_dtype(column) and len(column) and column.min() >= -128 and column.max() <= 127:
+            types[name] = "int8"
+    return frame.astype(types)
+
+
 def vector_bars(frame: pd.DataFrame, title: str) -> alt.Chart:
     """One 64-unit vector (unit, value) as bars, negative blue and positive orange, zero line visible."""
     return (
@@ -143,6 +222,19 @@ def class_changes(frame: pd.DataFrame) -> alt.Chart:
         )
         .properties(height=320, width="container")
     )
+
+
+@functools.cache
+def _class_changes_live() -> str:
+    template = pd.DataFrame({"class": list(CLASSES), "before": 0.0, "after": 0.0, "change": 0.0})
+    return _live(class_changes(template), "change", ("x", "color"), 1e-9, aria=True)
+
+
+def class_changes_spec(frame: pd.DataFrame) -> dict:
+    """:func:`class_changes` as a Vega-Lite dict whose spec is the same for every step (see :func:`w3_heatmap_spec`)."""
+    spec = json.loads(_class_changes_live())
+    spec["datasets"] = {LIVE_DATA: frame}
+    return spec
 
 
 def claim_scatter(frame: pd.DataFrame) -> alt.Chart:

@@ -1,5 +1,7 @@
 """Train one step: forward, loss, backward, one optimizer step on the selected image; see W3 move."""
 
+import hashlib
+
 import streamlit as st
 
 from fashionnet import charts, explain, export, quiz, report, ripple
@@ -11,6 +13,30 @@ from ui.widgets import image_of, pick_image, show_image
 ensure_routed()
 learner = st.session_state.learner
 data = shared_data()
+
+
+# Speed (docs/performance.md): pictures that are the same for every learner are drawn once per process,
+# the two charts go out as specs that stay the same from step to step (only their data changes), and
+# W3's printouts are kept for the two states they show, so a click does not redo what it did before.
+@st.cache_resource(show_spinner=False)
+def probe_gallery_png() -> bytes:
+    return ripple.gallery_png(shared_probe().images)
+
+
+@st.cache_resource(show_spinner=False)
+def probe_thumbnail_png(k: int) -> bytes:
+    return report.image_png(shared_probe().images[k], 56)
+
+
+def printout(weight, bias) -> str:
+    """``report.torch_printout``, remembered in this session for the last few W3 states it printed."""
+    memo = st.session_state.setdefault("w3_printouts", {})
+    key = hashlib.blake2b(weight.numpy().tobytes() + bias.numpy().tobytes(), digest_size=16).digest()
+    if key not in memo:
+        while len(memo) >= 4:
+            memo.pop(next(iter(memo)))
+        memo[key] = report.torch_printout(weight, bias)
+    return memo[key]
 
 
 def train() -> None:
@@ -83,7 +109,7 @@ if message := st.session_state.pop("step_message", None):
 step = learner.last_report
 if step is None:
     st.subheader("W3 now")
-    st.code(report.torch_printout(learner.net.W3.weight.detach(), learner.net.W3.bias.detach()), language=None, wrap_lines=True)
+    st.code(printout(learner.net.W3.weight.detach(), learner.net.W3.bias.detach()), language=None, wrap_lines=True)
 else:
     r = step.record
     if st.session_state.get("pin_on"):
@@ -112,8 +138,8 @@ else:
     heat, table = st.columns(2, gap="medium")
     with heat:
         st.markdown("**Change of every W3 entry** (hover for numbers, click one to explain it)")
-        st.altair_chart(
-            charts.w3_heatmap(frame, selectable=True),
+        st.vega_lite_chart(
+            spec=charts.w3_heatmap_spec(frame, selectable=True),
             key="w3_heatmap",
             on_select=pick_entry,
             selection_mode="entry",
@@ -156,22 +182,25 @@ else:
             group = flipped[flipped.direction == direction].head(8)
             if len(group):
                 st.caption(direction)
-                with st.container(horizontal=True, gap="small"):
-                    for k, b, a in zip(group["probe position"], group["before"], group["after"], strict=True):
-                        st.image(report.image_png(probe.images[k], 56), width=56, caption=f"{b} → {a}", output_format="PNG")
+                st.image(  # one element for the row of pictures: fewer messages for the browser to apply
+                    [probe_thumbnail_png(int(k)) for k in group["probe position"]],
+                    width=56,
+                    caption=[f"{b} → {a}" for b, a in zip(group["before"], group["after"], strict=True)],
+                    output_format="PNG",
+                )
     with moved:
-        st.altair_chart(
-            charts.class_changes(ripple.class_changes(rip)),
+        st.vega_lite_chart(
+            spec=charts.class_changes_spec(ripple.class_changes(rip)),
             key="ripple_chart",
             alt="Bars: how each class's mean probability of its true class changed in this step.",
         )
     with st.expander("The probe set"):
-        st.image(ripple.gallery_png(probe.images), output_format="PNG", alt="The 200 probe images, 20 per class, one class per row.")
+        st.image(probe_gallery_png(), output_format="PNG", alt="The 200 probe images, 20 per class, one class per row.")
 
     st.markdown("**`net.W3._parameters` before the step**, as PyTorch prints it")
-    st.code(report.torch_printout(step.w3_before, step.b3_before), language=None, wrap_lines=True)
+    st.code(printout(step.w3_before, step.b3_before), language=None, wrap_lines=True)
     st.markdown("**`net.W3._parameters` after the step**")
-    st.code(report.torch_printout(step.w3_after, step.b3_after), language=None, wrap_lines=True)
+    st.code(printout(step.w3_after, step.b3_after), language=None, wrap_lines=True)
     with st.expander("Homework export: this step's numbers as CSV and JSON"):
         st.code(export.SCHEMA, language=None)
         formats = (("csv", "text/csv", export.step_csv), ("json", "application/json", export.step_json))

@@ -1,0 +1,338 @@
+"""Benchmark: click-to-paint of "Train one step" in a real Chromium, with where the milliseconds go.
+
+Starts ``streamlit run app.py`` (tests/browser_support.py), opens the full Train page in headless
+Chromium (Playwright, /usr/bin/chromium), warms up, then clicks "Train one step" N times. Each click is
+timed inside the page, from the click to the first paint after the rerun has finished AND the new
+step's numbers (heading, "Steps taken"), the W3 heatmap (its canvas shows new pixels) and the
+most-moved table (its canvas changed) are on screen: a rAF callback that sees all of that, then a
+``setTimeout(0)`` that runs once that frame has been painted.
+
+The breakdown per click comes from the page itself: a wrapped ``WebSocket`` stamps the rerun BackMsg
+leaving and every ForwardMsg arriving (``performance.now()``), a MutationObserver stamps the app's
+``data-test-script-state``, and a PerformanceObserver collects long tasks. ``--profile`` adds a V8 CPU
+profile (CDP) of a few more clicks, summed by script bundle (React, Vega, the data grid, protobuf...);
+``--trace`` adds a Chrome trace of the renderer's main thread (script vs style/layout vs paint vs GC).
+
+Run from the project root::
+
+    python bench/paint_bench.py                    # 30 clicks, the summary block
+    python bench/paint_bench.py --profile --trace  # plus where the browser's time goes
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import json
+import os
+import re
+import statistics
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tests"))
+sys.path.insert(0, str(ROOT / "bench"))
+os.environ.setdefault("FASHIONNET_DATA_DIR", str(ROOT.parent / "shared" / "data" / "fashion-mnist"))
+os.environ.setdefault("FASHIONNET_CACHE_DIR", str(ROOT / ".cache" / "bench-cache"))
+os.environ.setdefault("FASHIONNET_OFFLINE", "1")
+
+from classroom import machine_line  # noqa: E402
+
+from browser_support import StreamlitServer, chromium, wait_for_app  # noqa: E402
+
+TARGET_MS = 80.0
+HEATMAP = "[data-testid=stVegaLiteChart][aria-label^='Heatmap of the change']"
+
+# Installed before the app's own scripts: stamps every websocket message and long task.
+INIT_SCRIPT = """
+window.__fnl = {ws: [], sent: [], longtasks: []};
+(() => {
+  const Orig = window.WebSocket;
+  class Stamped extends Orig {
+    constructor(...args) {
+      super(...args);
+      this.addEventListener('message', e => {
+        const d = e.data;
+        window.__fnl.ws.push([performance.now(), d.byteLength ?? d.size ?? d.length ?? 0]);
+      });
+    }
+    send(d) { window.__fnl.sent.push([performance.now(), d.byteLength ?? d.length ?? 0]); return super.send(d); }
+  }
+  window.WebSocket = Stamped;
+  // Drawing on a canvas (Vega clears and fills; the data grid copies its buffers in with drawImage) bumps a
+  // counter on it, so the measurement reads a canvas's pixels only when it may have changed.
+  for (const name of ['clearRect', 'fillRect', 'drawImage', 'putImageData']) {
+    const original = CanvasRenderingContext2D.prototype[name];
+    CanvasRenderingContext2D.prototype[name] = function (...args) {
+      this.canvas.__fnlDraws = (this.canvas.__fnlDraws || 0) + 1;
+      return original.apply(this, args);
+    };
+  }
+  try {
+    new PerformanceObserver(list => { for (const e of list.getEntries()) window.__fnl.longtasks.push([e.startTime, e.duration]); })
+      .observe({type: 'longtask', buffered: true});
+  } catch (e) {}
+})();
+"""
+
+# One click, timed in the page. Resolves with the marks (ms, performance.now()).
+MEASURE_CLICK = """
+async ({n, heatSel, noHeat}) => {
+  const q = s => document.querySelector(s);
+  const app = q('[data-testid=stApp]');
+  const heatCanvas = () => q(heatSel + ' canvas');
+  const tableCanvas = () => {
+    const cols = [...document.querySelectorAll('[data-testid=stColumn]')].filter(c => c.innerText.includes('Most-moved entries'));
+    return cols.length ? cols[cols.length - 1].querySelector('[data-testid=stDataFrame] canvas') : null;
+  };
+  const look = c => {  // a checksum of the middle of a canvas, and how many colours it has
+    if (!c || !c.width || !c.height) return {sum: 'none', colours: 0};
+    const w = c.width, h = c.height, x0 = Math.floor(w * 0.15), y0 = Math.floor(h * 0.1);
+    const d = c.getContext('2d').getImageData(x0, y0, Math.max(1, Math.floor(w * 0.5)), Math.max(1, Math.floor(h * 0.6))).data;
+    let s = 0; const seen = new Set();
+    for (let i = 0; i < d.length; i += 12) {
+      const v = d[i] | d[i + 1] << 8 | d[i + 2] << 16;
+      s = (Math.imul(s, 31) + v) >>> 0;
+      if (seen.size < 64) seen.add(v);
+    }
+    return {sum: `${s}:${w}x${h}`, colours: seen.size};
+  };
+  const textsShown = () => {
+    const main = q('[data-testid=stMain]');
+    if (!main) return false;
+    const heading = [...main.querySelectorAll('h3')].some(h => h.innerText.startsWith(`Step ${n}: what changed`));
+    const caption = [...main.querySelectorAll('[data-testid=stCaptionContainer]')].some(c => c.innerText.includes(`Steps taken: ${n} `));
+    return heading && caption;
+  };
+  const heatEl = heatCanvas(), heat0 = look(heatEl).sum, table0 = look(tableCanvas()).sum;
+  const seenDraws = new Map();  // canvas -> its draw count when we last looked at its pixels
+  const redrawn = c => {
+    if (!c) return false;
+    const draws = c.__fnlDraws || 0;
+    if (seenDraws.has(c) && seenDraws.get(c) === draws) return false;
+    seenDraws.set(c, draws);
+    return true;
+  };
+  redrawn(heatEl);
+  redrawn(tableCanvas());
+  const nSent = window.__fnl.sent.length, nWs = window.__fnl.ws.length, nLong = window.__fnl.longtasks.length;
+  const marks = {};
+  const mo = new MutationObserver(() => {
+    const st = app.getAttribute('data-test-script-state'), now = performance.now();
+    if (st === 'running' && marks.running === undefined) marks.running = now;
+    if (st === 'notRunning' && marks.running !== undefined && marks.notRunning === undefined) marks.notRunning = now;
+  });
+  mo.observe(app, {attributes: true, attributeFilter: ['data-test-script-state']});
+  const button = q('.st-key-train_step button');
+  marks.click = performance.now();
+  button.click();
+  return await new Promise(resolve => {
+    const finish = extra => {
+      mo.disconnect();
+      resolve({...marks, ...extra,
+               sent: window.__fnl.sent.slice(nSent), ws: window.__fnl.ws.slice(nWs), longtasks: window.__fnl.longtasks.slice(nLong)});
+    };
+    const frame = () => {
+      const now = performance.now();
+      if (marks.text === undefined && textsShown()) marks.text = now;
+      if (marks.heat === undefined && noHeat) marks.heat = now;
+      if (marks.heat === undefined && redrawn(heatCanvas())) {
+        const l = look(heatCanvas());
+        if (l.sum !== heat0 && l.colours > 20) marks.heat = now;
+      }
+      if (marks.table === undefined && redrawn(tableCanvas()) && look(tableCanvas()).sum !== table0) marks.table = now;
+      const stale = q('[data-stale=true]');
+      if (marks.notRunning !== undefined && marks.text !== undefined && marks.heat !== undefined && marks.table !== undefined && !stale) {
+        marks.frame = now;
+        marks.heatRebuilt = heatCanvas() !== heatEl ? 1 : 0;
+        setTimeout(() => { marks.paint = performance.now(); finish({}); }, 0);  // runs once this frame is painted
+        return;
+      }
+      if (now - marks.click > 20000) { finish({timeout: true}); return; }
+      requestAnimationFrame(frame);
+    };
+    requestAnimationFrame(frame);
+  });
+}
+"""
+
+
+def breakdown(m: dict) -> dict[str, float]:
+    """Milliseconds of one click, split into consecutive phases."""
+    click = m["click"]
+    sent = m["sent"][0][0] if m["sent"] else click
+    msgs = [t for t, _ in m["ws"] if t >= sent]
+    first = msgs[0] if msgs else sent
+    last = max((t for t in msgs if t <= m.get("notRunning", float("inf"))), default=first)
+    return {
+        "total": m["paint"] - click,
+        "click->BackMsg sent": sent - click,
+        "sent->first ForwardMsg": first - sent,
+        "first->last ForwardMsg (script runs, deltas stream)": last - first,
+        "last ForwardMsg->script-state notRunning": m["notRunning"] - last,
+        "notRunning->all drawn, painted": m["paint"] - m["notRunning"],
+        "click->numbers shown": m["text"] - click,
+        "click->heatmap drawn": m["heat"] - click,
+        "click->table drawn": m["table"] - click,
+        "long tasks (sum)": sum(d for s, d in m["longtasks"] if click <= s <= m["paint"]),
+        "heatmap view rebuilt (share)": m.get("heatRebuilt", 0),
+        "ForwardMsgs (count)": len(msgs),
+        "ForwardMsgs (kB)": sum(b for t, b in m["ws"] if t >= sent) / 1e3,
+    }
+
+
+def bundle(url: str) -> str:
+    if not url:
+        return "(native/other)"
+    name = url.rsplit("/", 1)[-1]
+    name = re.sub(r"\.[A-Za-z0-9_-]{8}\.js$", "", name)
+    return name or url
+
+
+def summarize_profile(profile: dict, clicks: int) -> list[str]:
+    """Self time per script bundle and the top functions, per click, from a V8 CPU profile."""
+    nodes = {n["id"]: n for n in profile["nodes"]}
+    self_us: collections.Counter = collections.Counter()
+    for node_id, dt in zip(profile["samples"], profile["timeDeltas"], strict=True):
+        self_us[node_id] += dt
+    by_bundle: collections.Counter = collections.Counter()
+    by_function: collections.Counter = collections.Counter()
+    for node_id, us in self_us.items():
+        frame = nodes[node_id]["callFrame"]
+        name = frame["functionName"] or "(anonymous)"
+        if name in ("(idle)", "(program)", "(garbage collector)", "(root)"):
+            by_bundle[name] += us
+            continue
+        by_bundle[bundle(frame["url"])] += us
+        by_function[f"{name} [{bundle(frame['url'])}:{frame['lineNumber']}]"] += us
+    busy = sum(us for b, us in by_bundle.items() if b not in ("(idle)",))
+    lines = [f"V8 CPU profile of {clicks} clicks: busy {busy / 1e3 / clicks:.1f} ms per click (main thread, JS + native + GC)"]
+    for name, us in by_bundle.most_common(14):
+        if name == "(idle)":
+            continue
+        lines.append(f"  {us / 1e3 / clicks:6.1f} ms  {name}")
+    lines.append("  top functions (self time per click):")
+    for name, us in by_function.most_common(12):
+        lines.append(f"  {us / 1e3 / clicks:6.1f} ms  {name}")
+    return lines
+
+
+def summarize_trace(path: Path, clicks: int) -> list[str]:
+    """Renderer main-thread time per click by kind: tasks, script, style, layout, paint, GC."""
+    events = json.loads(path.read_text())
+    events = events["traceEvents"] if isinstance(events, dict) else events
+    main = {(e["pid"], e["tid"]) for e in events if e.get("name") == "thread_name" and e.get("args", {}).get("name") == "CrRendererMain"}
+    kinds = {
+        "RunTask": "tasks (all)",
+        "FunctionCall": "script: function calls",
+        "EvaluateScript": "script: evaluate",
+        "v8.callFunction": "script: function calls",
+        "TimerFire": "timers",
+        "FireAnimationFrame": "requestAnimationFrame callbacks",
+        "UpdateLayoutTree": "style recalculation",
+        "Layout": "layout",
+        "PrePaint": "pre-paint",
+        "Paint": "paint",
+        "Layerize": "layerize",
+        "Commit": "commit to compositor",
+        "MinorGC": "GC (minor)",
+        "MajorGC": "GC (major)",
+        "V8.GC_SCAVENGER": "GC (minor)",
+        "V8.GC_MARK_COMPACTOR": "GC (major)",
+    }
+    totals: collections.Counter = collections.Counter()
+    for e in events:
+        if (e.get("pid"), e.get("tid")) not in main or e.get("ph") != "X":
+            continue
+        kind = kinds.get(e.get("name"))
+        if kind:
+            totals[kind] += e.get("dur", 0)
+    lines = [f"Chrome trace of {clicks} clicks, renderer main thread, ms per click (nested kinds overlap):"]
+    for kind, us in totals.most_common():
+        lines.append(f"  {us / 1e3 / clicks:6.1f} ms  {kind}")
+    return lines
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--clicks", type=int, default=30)
+    parser.add_argument("--warmup", type=int, default=5)
+    parser.add_argument("--width", type=int, default=1280)
+    parser.add_argument("--height", type=int, default=800)
+    parser.add_argument("--profile", action="store_true", help="V8 CPU profile of 10 more clicks, by bundle and function")
+    parser.add_argument("--trace", action="store_true", help="Chrome trace of 10 more clicks, main-thread time by kind")
+    parser.add_argument("--no-heatmap", action="store_true", help=argparse.SUPPRESS)  # for experiments on a page without it
+    parser.add_argument("--target-ms", type=float, default=TARGET_MS)
+    args = parser.parse_args(argv)
+
+    print(f"machine: {machine_line()}", flush=True)
+    results, extra_lines = [], []
+    with StreamlitServer(cache_dir=os.environ["FASHIONNET_CACHE_DIR"]) as server, chromium() as browser:
+        context = browser.new_context(viewport={"width": args.width, "height": args.height})
+        context.add_init_script(INIT_SCRIPT)
+        page = context.new_page()
+        page.goto(server.url("/train"))
+        wait_for_app(page)
+        step = 0
+
+        def click() -> dict:
+            nonlocal step
+            step += 1
+            m = page.evaluate(MEASURE_CLICK, {"n": step, "heatSel": HEATMAP, "noHeat": args.no_heatmap})
+            if m.get("timeout"):
+                raise RuntimeError(f"click {step}: not everything was drawn within 20 s: {sorted(k for k in m if isinstance(m[k], float))}")
+            page.wait_for_timeout(150)  # let the page settle (late tasks) before the next click
+            return m
+
+        for _ in range(args.warmup):
+            click()
+        for _ in range(args.clicks):
+            results.append(breakdown(click()))
+        if args.profile:
+            cdp = context.new_cdp_session(page)
+            cdp.send("Profiler.enable")
+            cdp.send("Profiler.setSamplingInterval", {"interval": 100})
+            cdp.send("Profiler.start")
+            for _ in range(10):
+                click()
+            extra_lines += summarize_profile(cdp.send("Profiler.stop")["profile"], 10)
+        if args.trace:
+            with tempfile.TemporaryDirectory() as tmp:
+                path = Path(tmp) / "trace.json"
+                browser.start_tracing(page=page, path=str(path), categories=["devtools.timeline", "v8", "disabled-by-default-v8.gc"])
+                for _ in range(10):
+                    click()
+                browser.stop_tracing()
+                extra_lines += summarize_trace(path, 10)
+        context.close()
+
+    keys = list(results[0])
+    med = {k: statistics.median(r[k] for r in results) for k in keys}
+    totals = sorted(r["total"] for r in results)
+    p90 = totals[max(0, round(0.9 * len(totals)) - 1)]
+    lines = [f"== click-to-paint: 'Train one step' on the full Train page, Chromium {args.width}x{args.height}, {len(results)} clicks =="]
+    lines.append(
+        f"click -> painted: median {med['total']:.0f} ms, p90 {p90:.0f} ms, min {totals[0]:.0f}, max {totals[-1]:.0f} "
+        f"(target median <= {args.target_ms:.0f} ms: {'MET' if med['total'] <= args.target_ms else 'NOT MET'})"
+    )
+    lines.append("median of each phase (ms; the phases add up to the total):")
+    for k in keys[1:6]:
+        lines.append(f"  {med[k]:6.1f}  {k}")
+    lines.append("milestones (median ms from the click):")
+    for k in keys[6:9]:
+        lines.append(f"  {med[k]:6.1f}  {k}")
+    rebuilt = sum(r["heatmap view rebuilt (share)"] for r in results)
+    lines.append(f"  heatmap: Vega view rebuilt (new canvas) on {rebuilt} of {len(results)} clicks, else only its data was swapped")
+    lines.append(
+        f"  long tasks between click and paint: {med['long tasks (sum)']:.0f} ms; "
+        f"{med['ForwardMsgs (count)']:.0f} ForwardMsgs, {med['ForwardMsgs (kB)']:.0f} kB per click"
+    )
+    print("\n".join(lines + extra_lines), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
