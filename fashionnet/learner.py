@@ -563,15 +563,26 @@ class TrainingRun:
         end = self.planned if batches is None else min(self.planned, self.done + batches)
         deadline = None if seconds is None else time.perf_counter() + seconds
         start = self.done
+        net, optimizer, loss_fn, batch = learner.net, learner.optimizer, learner.loss_fn, self._batcher.batch
+        for group in optimizer.param_groups:
+            group["lr"] = self.lr
+        net.train()
         while self.done < end:
-            loss = learner._apply_batch(*self._batcher.batch(self.done), self.lr)
-            if not math.isfinite(float(loss)):
+            x, y = batch(self.done)
+            # The same steps as Learner._apply_batch (which replays a run), without its per-batch set-up.
+            optimizer.zero_grad()
+            loss = loss_fn(net(x), y)  # mean over the batch
+            loss.backward()
+            optimizer.step()
+            value = loss.item()
+            if not math.isfinite(value):
                 self._refuse()
                 break
-            self.losses[self.done] = loss
+            self.losses[self.done] = value
             self.done += 1
             if self.done % self.per_epoch == 0:
                 self._evaluate()
+                net.train()
             if deadline is not None and time.perf_counter() >= deadline:
                 break
         if self.message is None:
