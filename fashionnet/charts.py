@@ -300,21 +300,23 @@ def confusion_heatmap(frame: pd.DataFrame) -> alt.Chart:
     a click selects a cell (selection parameter "cell", fields true and predicted)."""
     cell = alt.selection_point(name="cell", fields=["true", "predicted"], on="click", clear="dblclick")
     base = alt.Chart(frame).encode(
-        x=alt.X("predicted:N", sort=list(CLASSES), title="predicted class", axis=alt.Axis(labelAngle=-40, labelLimit=120)),
-        y=alt.Y("true:N", sort=list(CLASSES), title="true class", axis=alt.Axis(labelLimit=120)),
+        x=alt.X(
+            "predicted:N", sort=list(CLASSES), title="predicted class", axis=alt.Axis(labelAngle=-45, labelLimit=90, labelOverlap=False)
+        ),
+        y=alt.Y("true:N", sort=list(CLASSES), title="true class", axis=alt.Axis(labelLimit=90, labelOverlap=False)),
     )
     rects = (
         base.mark_rect()
         .encode(
             color=alt.Color("share of true class:Q", scale=alt.Scale(scheme="purples", domain=[0, 1]),
-                            legend=alt.Legend(title="share of the true class", format=".0%")),
+                            legend=alt.Legend(title="share of the true class", format=".0%", orient="bottom", gradientLength=160)),
             opacity=alt.condition(cell, alt.value(1.0), alt.value(0.45)),
             tooltip=[alt.Tooltip("true:N"), alt.Tooltip("predicted:N"), alt.Tooltip("count:Q", format=","),
                      alt.Tooltip("share of true class:Q", format=".1%")],
         )
         .add_params(cell)
     )  # fmt: skip
-    text = base.mark_text(fontSize=11).encode(
+    text = base.mark_text(fontSize=10).encode(
         text=alt.Text("count:Q", format=","),
         color=alt.condition("datum['share of true class'] > 0.5", alt.value("white"), alt.value("#31333f")),
     )
@@ -332,7 +334,7 @@ def timeline(long: pd.DataFrame) -> alt.Chart:
         base.transform_filter("datum.panel == 'loss'")
         .mark_line(point=True)
         .encode(
-            y=alt.Y("value:Q", title="loss"),
+            y=alt.Y("value:Q", title="loss (log scale)", scale=alt.Scale(type="symlog", constant=0.01)),
             color=alt.Color("measure:N", scale=alt.Scale(domain=["loss before", "loss after"], range=["#e66101", "#5e3c99"]),
                             legend=alt.Legend(title=None, orient="bottom")),
             opacity=alt.condition("datum.undone", alt.value(0.3), alt.value(1.0)),
@@ -343,7 +345,7 @@ def timeline(long: pd.DataFrame) -> alt.Chart:
         base.transform_filter("datum.panel == 'update size'")
         .mark_bar()
         .encode(
-            y=alt.Y("value:Q", title="update size (L2)"),
+            y=alt.Y("value:Q", title="update size (log scale)", scale=alt.Scale(type="symlog", constant=0.001)),
             color=alt.Color("kind:N", scale=alt.Scale(domain=["one step", "training run"], range=["#1b7837", "#9e9e9e"]),
                             legend=alt.Legend(title=None, orient="bottom")),
             opacity=alt.condition("datum.undone", alt.value(0.3), alt.value(1.0)),
@@ -364,12 +366,17 @@ def matrix_heatmap(frame: pd.DataFrame, title: str, row_title: str, column_title
         .mark_rect()
         .encode(
             x=alt.X("column:O", title=column_title, axis=alt.Axis(values=list(range(0, 64, 8)), labelAngle=0)),
-            y=alt.Y(row_field, title=row_title, sort=sort, axis=None if rows > 16 and not row_field.startswith("class") else alt.Axis()),
+            y=alt.Y(
+                row_field,
+                title=row_title,
+                sort=sort,
+                axis=alt.Axis(labelOverlap=False) if rows <= 16 else alt.Axis(values=list(range(0, rows, 8))),
+            ),
             color=alt.Color("value:Q", scale=alt.Scale(scheme=DIVERGING, domain=[-limit, limit], domainMid=0),
                             legend=alt.Legend(title=title, format=".3f", orient="right")),
             tooltip=tooltip,
         )
-        .properties(height=min(384, 24 * rows) if rows <= 16 else 320, width="container")
+        .properties(height=28 * rows if rows <= 16 else 320, width="container")
     )  # fmt: skip
 
 
@@ -379,7 +386,11 @@ def bias_bars(frame: pd.DataFrame) -> alt.Chart:
         alt.Chart(frame)
         .mark_bar()
         .encode(
-            x=alt.X("unit:O", title=None, axis=alt.Axis(values=list(range(0, 64, 8)), labelAngle=0)),
+            x=alt.X(
+                "unit:O",
+                title=None,
+                axis=alt.Axis(labelOverlap=True, labelAngle=0),
+            ),
             y=alt.Y("value:Q", title=None),
             color=alt.condition("datum.value < 0", alt.value("#2166ac"), alt.value("#e66101")),
             tooltip=[alt.Tooltip("layer:N"), alt.Tooltip("name:N"), alt.Tooltip("value:Q", format="+.6f")],

@@ -221,7 +221,9 @@ def run_sentence(record) -> str:
     }[record.ended]
     return (
         f"{record.batches:,} batches of {record.batch_size} ({how}), {'Adam' if record.optimizer == 'adam' else 'SGD'} lr {record.lr:g}: "
-        f"batch loss {record.loss_before:.4f} → {record.loss_after:.4f}; test accuracy {last.test_accuracy:.2%} "
+        f"loss of the first batch {record.loss_before:.4f}, of the last {record.loss_after:.4f} "
+        f"(mean of the last {min(100, record.batches)} batches {float(record.losses[-100:].double().mean()):.4f}); "
+        f"test accuracy {last.test_accuracy:.2%} "
         f"(train {last.train_accuracy:.2%}) after epoch {last.epoch:.2f}"
         + (f", {first.test_accuracy:.2%} after the first epoch" if len(record.evals) > 1 else "")
         + "."
@@ -235,3 +237,8 @@ def confusion_sentence(conf) -> str:
         f"The model as it is now gets **{right:,} of {len(conf.labels):,}** test images right ({conf.accuracy:.2%}). "
         f"Its most frequent mistake: **{CLASSES[t]}** taken for **{CLASSES[p]}** ({n:,} times). Rows are the true class."
     )
+
+
+def count(n: int, noun: str) -> str:
+    """'1 training run', '2 training runs'."""
+    return f"{n:,} {noun}{'' if n == 1 else 's'}"

@@ -24,7 +24,8 @@ def history_frame(learner: Learner) -> pd.DataFrame:
     """One row per history entry, the point 0 (the seed) first; ``now`` marks where the weights are."""
     rows = [
         {"point": 0, "kind": "start", "image": "fresh weights from the seed", "class": "", "loss before": None, "loss after": None,
-         "update size": None, "test accuracy": None, "now": learner.cursor == 0, "undone": False}
+         "update size": None, "test accuracy": None, "now": learner.cursor == 0, "undone": False,
+         "status": "← you are here" if learner.cursor == 0 else ""}
     ]  # fmt: skip
     for record in learner.history:
         kind, image, label = describe(record)
@@ -40,6 +41,7 @@ def history_frame(learner: Learner) -> pd.DataFrame:
                 "test accuracy": record.evals[-1].test_accuracy if isinstance(record, RunRecord) else None,
                 "now": record.number == learner.cursor,
                 "undone": record.number > learner.cursor,
+                "status": "← you are here" if record.number == learner.cursor else "undone" if record.number > learner.cursor else "",
             }
         )
     return pd.DataFrame(rows)

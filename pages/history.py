@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from fashionnet import charts, timeline
+from fashionnet import charts, report, timeline
 from ui.router import ensure_routed
 
 ensure_routed()
@@ -31,7 +31,8 @@ if not learner.history:
 
 st.markdown(
     f"You are at point **{learner.cursor}** of **{len(learner.history)}** "
-    f"({sum(r.kind == 'step' for r in learner.history)} single steps, {sum(r.kind == 'run' for r in learner.history)} training runs)."
+    f"({report.count(sum(r.kind == 'step' for r in learner.history), 'single step')}, "
+    f"{report.count(sum(r.kind == 'run' for r in learner.history), 'training run')})."
 )
 with st.container(horizontal=True, gap="small", vertical_alignment="bottom"):
     st.button("Back one", key="history_back", icon=":material/undo:", on_click=go, args=(learner.cursor - 1,), disabled=learner.cursor == 0)
@@ -64,13 +65,13 @@ event = st.dataframe(
     key="history_table",
     on_select="rerun",
     selection_mode="single-row",
+    column_order=["point", "status", "kind", "image", "class", "loss before", "loss after", "update size", "test accuracy"],
     column_config={
         "loss before": st.column_config.NumberColumn(format="%.6f"),
         "loss after": st.column_config.NumberColumn(format="%.6f"),
         "update size": st.column_config.NumberColumn(format="%.6f", help="L2 norm of the change of all weights and biases"),
         "test accuracy": st.column_config.NumberColumn(format="%.4f"),
-        "now": st.column_config.CheckboxColumn(help="where your weights are"),
-        "undone": st.column_config.CheckboxColumn(help="after your point: go forward again, or a new step replaces it"),
+        "status": st.column_config.TextColumn(help="where your weights are; undone entries can be gone forward to again"),
     },
 )
 if event.selection.rows:

@@ -75,8 +75,8 @@ if isinstance(latest, RunRecord):
             key="run_evals",
             column_config={
                 "epoch": st.column_config.NumberColumn(format="%.2f"),
-                "train accuracy": st.column_config.NumberColumn(format="%.4f"),
-                "test accuracy": st.column_config.NumberColumn(format="%.4f"),
+                "train accuracy": st.column_config.NumberColumn(format="percent"),
+                "test accuracy": st.column_config.NumberColumn(format="percent"),
             },
         )
 elif learner.cursor:

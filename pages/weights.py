@@ -40,7 +40,8 @@ if then is not None:
     )
 
 st.subheader("W1: what each of the 64 first-layer units looks for")
-per_unit = st.toggle("Each unit on its own colour scale", value=then is None, key="w1_per_unit")
+# One toggle per view: in the change view one shared scale is the honest default (small changes stay small).
+per_unit = st.toggle("Each unit on its own colour scale", value=then is None, key=f"w1_per_unit_{then is None}")
 st.image(
     layerviews.w1_grid_png(shown["W1.weight"], per_unit=per_unit),
     caption=f"W1 {what}: unit 0 top left, unit 63 bottom right; each tile is one unit's 784 input weights as 28×28 pixels.",
@@ -55,6 +56,7 @@ for column, layer, rows, cols in ((left, "W2", "layer-2 unit", "layer-1 unit"), 
             charts.matrix_heatmap(frame, f"{layer} {what}", f"row ({rows})", f"column ({cols})"),
             key=f"heatmap_{layer}",
             width="stretch",
+            alt=f"Heatmap of {layer} ({what}), {rows} rows by {cols} columns; hover a cell for its value.",
         )
 st.subheader("W4: how each layer-3 unit votes for each class")
 st.altair_chart(
@@ -63,6 +65,12 @@ st.altair_chart(
     ),
     key="heatmap_W4",
     width="stretch",
+    alt=f"Heatmap of W4 ({what}): one row per class, one column per layer-3 unit; hover a cell for its value.",
 )
 st.subheader("Biases")
-st.altair_chart(charts.bias_bars(layerviews.bias_frame(shown)), key="biases")
+st.caption("One bias per unit; W4's ten units are the classes, 0 T-shirt/top to 9 Ankle boot (hover a bar for its name).")
+st.altair_chart(
+    charts.bias_bars(layerviews.bias_frame(shown)),
+    key="biases",
+    alt=f"Bar charts of every layer's biases ({what}); hover a bar for its unit and value.",
+)

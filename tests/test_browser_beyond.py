@@ -282,9 +282,9 @@ def test_stop_keeps_the_batches_trained_so_far(server, pages):
     assert page.locator(f"{MAIN} [data-testid=stVegaLiteChart][aria-label^='Line chart of the training loss']").count() == 1
 
     go_to(page, "History")
-    page.get_by_text("You are at point 1 of 1 (0 single steps, 1 training runs).").wait_for()
-    row = grid_cells(page, ".st-key-history_table [data-testid=stDataFrame]", 1)[:3]
-    assert row == ["1", "training run", f"{batches:,} batches of 64 (stopped)"], row
+    page.get_by_text("You are at point 1 of 1 (0 single steps, 1 training run).").wait_for()
+    row = grid_cells(page, ".st-key-history_table [data-testid=stDataFrame]", 1)[:4]
+    assert row == ["1", "← you are here", "training run", f"{batches:,} batches of 64 (stopped)"], row
 
     go_to(page, "Train one step")
     train_step(page)
@@ -363,7 +363,7 @@ def test_history_jumps_restore_the_exact_model(server, pages):
     go_to(page, "History")
     page.get_by_text("You are at point 3 of 3 (3 single steps, 0 training runs).").wait_for()
     frame = page.locator(".st-key-history_table [data-testid=stDataFrame]")
-    assert grid_cells(page, ".st-key-history_table [data-testid=stDataFrame]", 1)[:3] == ["1", "one step", "training #0"]
+    assert grid_cells(page, ".st-key-history_table [data-testid=stDataFrame]", 1)[:4] == ["1", "", "one step", "training #0"]
     # Select row "point 1" by its checkbox in the row-marker column, at the row's height on the canvas.
     canvas = frame.locator("[data-testid=data-grid-canvas]")
     rows = int(canvas.locator("table").get_attribute("aria-rowcount"))  # the header and 4 rows
@@ -491,7 +491,7 @@ def test_own_photo_on_every_page(server, pages, fashion, tmp_path):
     rerun_and_wait(page, lambda: page.locator(".st-key-photo_file input[type=file]").set_input_files(str(junk)))
     page.locator("[data-testid=stAlertContentError]", has_text="x.png cannot be used").wait_for()
     assert page.get_by_text("Your earlier photo is still kept.").count() == 1
-    assert re.search(r"image: photo", page.locator(SIDEBAR).inner_text()), page.locator(SIDEBAR).inner_text()
+    assert re.search(r"image: your photo", page.locator(SIDEBAR).inner_text()), page.locator(SIDEBAR).inner_text()
     go_to(page, "Predict")
     assert first_caption(page).startswith("Your photo"), "after a refused upload the earlier photo is no longer selected"
     assert history_point(page) == (1, 1)

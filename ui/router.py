@@ -206,7 +206,7 @@ def _sidebar(data: FashionData, query: str, link_notice: str | None) -> None:
             f"{s.activation} · inputs {'0–1' if s.scale_inputs else '0–255 (raw)'}  \n"
             f"{'Adam' if s.optimizer == 'adam' else 'SGD'} · lr **{s.lr:g}**  \n"
             f"history point: **{learner.cursor}** of {len(learner.history)}  \n"
-            f"image: {sel.split} #{sel.index}"
+            + ("image: your photo" if sel.split == "photo" else f"image: {sel.split} #{sel.index}")
         )
         st.button(
             "Reset to the seed",
@@ -241,7 +241,7 @@ def _sidebar(data: FashionData, query: str, link_notice: str | None) -> None:
                 c2.number_input("Column", 0, 63, step=1, key="pin_col")
         with st.expander("Share this state", icon=":material/link:"):
             st.caption("This link rebuilds your exact weights in any browser: settings, image and every step.")
-            st.code(f"{(st.context.url or '').split('?')[0]}?{query}", language=None, wrap_lines=True)
+            st.code((st.context.url or "").split("?")[0] + (f"?{query}" if query else ""), language=None, wrap_lines=True)
             if link_notice:
                 st.warning(link_notice)
         # The expander's icon turns to a warning when the address bar cannot rebuild the history.
