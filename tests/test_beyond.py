@@ -187,3 +187,21 @@ def test_bad_photos_get_a_message_and_keep_the_earlier_photo(real_data, name, co
     (error,) = at.error
     assert name in error.value and says in error.value.lower()
     assert at.session_state.photo is kept and at.session_state.selection == ImageRef("photo", 0)
+
+
+def test_a_camera_photo_works_like_an_upload(real_data):
+    at = modern_app()
+    page(at, "photo")
+    at.radio(key="photo_source").set_value("the camera").run()
+    at.get("camera_input")[0].set_value(("image.jpg", photo_jpeg(real_data, 1), "image/jpeg")).run()
+    assert not at.exception and not at.error
+    at.selectbox(key="photo_label").select(CLASSES[int(real_data.test_labels[1])]).run()
+    at.button(key="use_photo").click().run()
+    image, label = at.session_state.photo
+    page(at, "predict")
+    plain = PlainRun(Learner(MODERN), MODERN)
+    with torch.no_grad():
+        probs = torch.softmax(plain.model(image.float().reshape(1, 784) / 255.0), 1)[0]
+    shown = frame_with(at, "probability", "logit")
+    assert shown["probability"].tolist() == pytest.approx(probs.double().tolist(), abs=1e-7)
+    assert "Your photo, as the net sees it" in at.get("image")[0].captions[0]
