@@ -197,7 +197,7 @@ def test_a_camera_photo_works_like_an_upload(real_data):
     assert not at.exception and not at.error
     at.selectbox(key="photo_label").select(CLASSES[int(real_data.test_labels[1])]).run()
     at.button(key="use_photo").click().run()
-    image, label = at.session_state.photo
+    image, _ = at.session_state.photo
     page(at, "predict")
     plain = PlainRun(Learner(MODERN), MODERN)
     with torch.no_grad():
