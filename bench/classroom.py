@@ -16,6 +16,7 @@ Run from the project root::
     python bench/classroom.py                      # 30 learners x 60 s on a fresh server
     python bench/classroom.py --learners 10 --duration 20
     python bench/classroom.py --bulk               # plus one learner bulk-training on pages/training.py
+    python bench/classroom.py --replicas 2         # two replicas behind HAProxy (scripts/balancer.py), sticky by cookie
     python bench/classroom.py --url ws://127.0.0.1:8501/_stcore/stream --pid 1234   # an existing server
 
 Differences from a browser: this client does not fetch the page's images over HTTP (the server only
@@ -27,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import collections
 import contextlib
 import os
 import platform
@@ -88,8 +90,12 @@ class StreamlitSession:
     ws: object = None
     last: Run | None = None
     response_headers: dict[str, str] = field(default_factory=dict)
+    http_base: str | None = None  # behind a sticky balancer: fetch this page first and keep its SERVERID cookie
+    replica: str | None = None
 
     async def open(self) -> Run:
+        if self.http_base:
+            self.replica = await asyncio.to_thread(self._sticky_cookie)
         self.ws = await websockets.connect(
             self.ws_url, subprotocols=["streamlit"], max_size=None, additional_headers=self.headers or None, open_timeout=30
         )
@@ -143,8 +149,8 @@ class StreamlitSession:
                         self.query = fwd.page_info_changed.query_string
                     if self.keep_messages or kind == "script_finished":
                         messages.append(fwd)
-                    if kind == "script_finished":
-                        break
+                    if kind == "script_finished" and fwd.script_finished != ForwardMsg.FINISHED_EARLY_FOR_RERUN:
+                        break  # (a script that calls st.rerun() finishes "early for rerun", then runs again)
         except TimeoutError as err:
             raise RunError(f"no script_finished within {RUN_TIMEOUT_S:.0f} s") from err
         except websockets.ConnectionClosed as err:
@@ -156,6 +162,18 @@ class StreamlitSession:
         if run.status not in FINISHED_OK:
             raise RunError(f"script_finished status {run.status}")
         return run
+
+    def _sticky_cookie(self) -> str | None:
+        """As a browser does: the first page load gets the balancer's SERVERID cookie, later requests carry it."""
+        import urllib.request
+
+        with urllib.request.urlopen(self.http_base, timeout=30) as resp:
+            cookies = [c.split(";", 1)[0] for c in resp.headers.get_all("Set-Cookie") or []]
+        sticky = [c for c in cookies if c.startswith("SERVERID=")]
+        if sticky:
+            self.headers["Cookie"] = sticky[0]
+            return sticky[0].split("=", 1)[1]
+        return None
 
     def _learn(self, fwd: ForwardMsg) -> None:
         if fwd.delta.WhichOneof("type") != "new_element":
@@ -330,12 +348,20 @@ async def _bulk_loop(session: StreamlitSession, start: float, duration: float, o
 
 
 async def classroom(
-    ws_url: str, learners: int, duration: float, period: float, pids: list[int], bulk: bool, seed: int, connect_parallel: int = 4
+    ws_url: str,
+    learners: int,
+    duration: float,
+    period: float,
+    pids: list[int],
+    bulk: bool,
+    seed: int,
+    connect_parallel: int = 4,
+    http_base: str | None = None,
 ) -> dict:
     rng = random.Random(seed)
     indices = rng.sample(range(60_000), learners)
     crowd = [
-        Learner(n, idx, StreamlitSession(ws_url, page="train", query=f"index={idx}", keep_messages=False))
+        Learner(n, idx, StreamlitSession(ws_url, page="train", query=f"index={idx}", keep_messages=False, http_base=http_base))
         for n, idx in enumerate(indices, start=1)
     ]
     gate = asyncio.Semaphore(connect_parallel)
@@ -357,7 +383,7 @@ async def classroom(
     bulk_out: dict = {}
     bulk_session = None
     if bulk:
-        bulk_session = StreamlitSession(ws_url, page="training", keep_messages=False)
+        bulk_session = StreamlitSession(ws_url, page="training", keep_messages=False, http_base=http_base)
         try:
             await bulk_session.open()
             if "train_run" not in bulk_session.widget_ids:
@@ -370,9 +396,14 @@ async def classroom(
     client_cpu0 = time.process_time()
     start = time.perf_counter() + 0.2
     tasks = [_learner_loop(learner, start, duration, rng.uniform(0, period), period) for learner in crowd if learner.number not in missing]
+    bulk_task = None
     if bulk_session is not None and "skipped" not in bulk_out:
-        tasks.append(_bulk_loop(bulk_session, start, duration, bulk_out))
+        bulk_task = asyncio.create_task(_bulk_loop(bulk_session, start, duration, bulk_out))
     await asyncio.gather(*tasks)
+    if bulk_task is not None:  # its current run may go on past the end: stop waiting for it
+        bulk_task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await bulk_task
     wall = time.perf_counter() - start
     cpu = {pid: cpu_seconds(pid) - cpu0[pid] for pid in pids}
     rss1 = {pid: rss_mb(pid) for pid in pids}
@@ -449,6 +480,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--duration", type=float, default=60.0, help="seconds of clicking (default 60)")
     parser.add_argument("--period", type=float, default=1.0, help="seconds between one learner's clicks (default 1)")
     parser.add_argument("--bulk", action="store_true", help="one more learner runs bulk training on the Training page (train_run)")
+    parser.add_argument("--replicas", type=int, default=0, help="start this many replicas behind HAProxy (scripts/balancer.py)")
     parser.add_argument("--url", help="websocket URL of a running server (default: start a fresh one)")
     parser.add_argument("--pid", type=int, action="append", default=[], help="with --url: server process ids to measure (repeatable)")
     parser.add_argument("--seed", type=int, default=0, help="chooses the learners' images and click phases")
@@ -460,9 +492,17 @@ def main(argv: list[str] | None = None) -> int:
         print("bulk: SKIPPED: pages/training.py does not exist yet (no Training page with a train_run button); running without it")
         args.bulk = False
 
-    server = None
+    server = balancer = None
+    http_base = None
     if args.url:
         ws_url, pids = args.url, args.pid
+    elif args.replicas:
+        sys.path.insert(0, str(ROOT / "scripts"))
+        from balancer import Balancer
+
+        balancer = Balancer(args.replicas, env={"FASHIONNET_CACHE_DIR": os.environ["FASHIONNET_CACHE_DIR"]}).start()
+        ws_url, pids, http_base = balancer.ws_url(), list(balancer.pids.values()), balancer.url("/")
+        print(f"balancer: HAProxy on 127.0.0.1:{balancer.port} in front of {args.replicas} replicas, pids {balancer.pids}")
     else:
         from browser_support import StreamlitServer
 
@@ -470,10 +510,12 @@ def main(argv: list[str] | None = None) -> int:
         ws_url, pids = f"ws://127.0.0.1:{server.port}/_stcore/stream", [server.proc.pid]
         print(f"server: streamlit run app.py on 127.0.0.1:{server.port}, pid {server.proc.pid}, RSS {rss_mb(server.proc.pid):.0f} MB")
     try:
-        result = asyncio.run(classroom(ws_url, args.learners, args.duration, args.period, pids, args.bulk, args.seed))
+        result = asyncio.run(classroom(ws_url, args.learners, args.duration, args.period, pids, args.bulk, args.seed, http_base=http_base))
     finally:
         if server is not None:
             server.stop()
+        if balancer is not None:
+            balancer.stop()
     ok, total, problems = check_isolation(result)
     print_summary(args, result, ok, total, problems, pids)
     return 0
@@ -500,6 +542,10 @@ def print_summary(args, result: dict, ok: int, total: int, problems: list[str], 
             f"click -> script_finished: p50 {p50:.0f} ms, p95 {p95:.0f} ms, p99 {p99:.0f} ms, max {1000 * max(times):.0f} ms "
             f"(target p95 <= {args.target_p95_ms:.0f} ms: {'MET' if p95 <= args.target_p95_ms else 'NOT MET'})"
         )
+        later = [t for learner in crowd for t in learner.times[1:]]
+        if later:
+            q50, q95, q99 = (1000 * percentile(later, q) for q in (50, 95, 99))
+            lines.append(f"  without each learner's first click (first-use costs): p50 {q50:.0f} ms, p95 {q95:.0f} ms, p99 {q99:.0f} ms")
         if first:
             kb = statistics.median(sizes) / 1e3
             lines.append(f"click -> first delta: p50 {1000 * percentile(first, 50):.0f} ms; ForwardMsgs per click: {kb:.0f} kB")
@@ -508,11 +554,16 @@ def print_summary(args, result: dict, ok: int, total: int, problems: list[str], 
     lines.append(f"errors: {len(errors)}" + (f" (first: {errors[0]})" if errors else ""))
     for pid in pids:
         cpu = result["cpu"][pid]
-        per_click = 1000 * cpu / len(times) if times else float("nan")
         lines.append(
-            f"server pid {pid}: CPU {cpu:.1f} s in {wall:.1f} s = {100 * cpu / wall:.0f}% of one core ({os.cpu_count()} cores), "
-            f"{per_click:.1f} ms CPU per click; RSS {result['rss0'][pid]:.0f} -> {result['rss1'][pid]:.0f} MB"
+            f"server pid {pid}: CPU {cpu:.1f} s in {wall:.1f} s = {100 * cpu / wall:.0f}% of one core ({os.cpu_count()} cores); "
+            f"RSS {result['rss0'][pid]:.0f} -> {result['rss1'][pid]:.0f} MB"
         )
+    if pids and times:
+        total_cpu = sum(result["cpu"].values())
+        lines.append(f"server CPU per answered click: {1000 * total_cpu / len(times):.1f} ms (all server processes, bulk work included)")
+    replicas = collections.Counter(learner.session.replica for learner in crowd if learner.session.replica)
+    if replicas:
+        lines.append("learners per replica (SERVERID cookie): " + ", ".join(f"{name} {n}" for name, n in sorted(replicas.items())))
     lines.append(f"client (this process): CPU {result['client_cpu']:.1f} s = {100 * result['client_cpu'] / wall:.0f}% of one core")
     bulk = result["bulk"]
     if args.bulk:

@@ -3,10 +3,15 @@
 Run from the project root: ``python bench/step_bench.py``. Both run side by side in one process, on the
 same images, interleaved, one torch thread; prints medians and their ratio, and the history's memory
 and undo/jump times after 200 steps.
+
+``python bench/step_bench.py --profile`` shows where train_step's extra time goes: each part it adds to
+the bare step, timed on its own (median of 300, interleaved with a plain step), and torch.profiler's
+per-operator CPU time for 100 train_steps next to 100 plain steps.
 """
 
 from __future__ import annotations
 
+import argparse
 import os
 import platform
 import statistics
@@ -36,7 +41,14 @@ def plain_setup():
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--profile", action="store_true", help="where train_step's extra time goes")
+    args = parser.parse_args()
+    torch.set_num_threads(1)  # as documented above: the comparison is per thread
     data = load_fashion_mnist()
+    if args.profile:
+        profile(data)
+        return
     learner = Learner(LESSON)
     model, opt, loss_fn = plain_setup()
     ours, plain = [], []
@@ -87,6 +99,72 @@ def main() -> None:
         jumps.append(time.perf_counter() - t0)
     print(f"undo (replaying from the nearest snapshot): median {1000 * statistics.median(undo):.1f} ms")
     print(f"jump to any step of 200: median {1000 * statistics.median(jumps):.1f} ms, max {1000 * max(jumps):.1f} ms")
+
+
+def profile(data) -> None:
+    """Each part train_step adds to the bare step, timed on its own, and torch.profiler's operator table."""
+    from fashionnet.model import to_input
+
+    learner = Learner(LESSON)
+    for i in range(50):
+        learner.train_step(*data.image("train", i))
+    scratch = Learner(LESSON)  # the parts that change weights run on a learner nobody reads
+    model, opt, loss_fn = plain_setup()
+    image, label = data.image("train", 7)
+    y = torch.tensor([label])
+
+    def plain_step() -> None:
+        model.train()
+        opt.zero_grad()
+        loss_fn(model(image.float().reshape(1, 784)), torch.tensor([label])).backward()
+        opt.step()
+
+    def after_copy() -> None:
+        named = [(n, p) for n, p in learner.net.named_parameters()]
+        now = {n: p.detach().clone() for n, p in named}
+        torch._foreach_norm(torch._foreach_sub(list(now.values()), [p.detach() for _, p in named]))
+
+    parts = {
+        "plain PyTorch step (nn.Sequential, the same Adam)": plain_step,
+        "whole train_step": lambda: learner.train_step(image, label),
+        "  the step itself (learner._apply: forward, loss, backward, Adam)": lambda: scratch._apply(image, label, LESSON.lr),
+        "  snapshot before the step (learner._snapshot)": lambda: learner._snapshot(),
+        "  second forward pass + loss after (learner.predict + loss_fn)": lambda: float(
+            learner.loss_fn(learner.predict(image).logits.unsqueeze(0), y)
+        ),
+        "  finiteness check of every weight (learner._weights_finite)": lambda: learner._weights_finite(),
+        "  copy of the weights after + update norms (clone, _foreach_sub/_norm)": after_copy,
+        "  W3 gradient + W3 optimizer state + image copies for the report": lambda: (
+            learner.net.W3.weight.detach().clone(),
+            {k: v.clone() for k, v in learner.optimizer.state[learner.net.W3.weight].items()},
+            image.clone(),
+        ),
+        "  input conversion alone (to_input)": lambda: to_input(image, False),
+    }
+    times: dict[str, list[float]] = {name: [] for name in parts}
+    for _ in range(300):
+        for name, part in parts.items():
+            t0 = time.perf_counter()
+            part()
+            times[name].append(time.perf_counter() - t0)
+    med = {name: 1000 * statistics.median(v[20:]) for name, v in times.items()}
+    plain = med["plain PyTorch step (nn.Sequential, the same Adam)"]
+    print(f"machine: {platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}, threads {torch.get_num_threads()}")
+    print("== where train_step's time goes (each part timed alone, median of 280, ms; x = times the plain step) ==")
+    for name, ms in med.items():
+        print(f"{ms:8.3f} ms  {ms / plain:5.2f}x  {name}")
+    parts_sum = sum(ms for name, ms in med.items() if name.startswith("  ") and "to_input" not in name)
+    print(f"{parts_sum:8.3f} ms  {parts_sum / plain:5.2f}x  sum of the parts (the rest: records, history, Python glue)")
+
+    from torch.profiler import ProfilerActivity
+    from torch.profiler import profile as torch_profile
+
+    for title, action in (("train_step", lambda: learner.train_step(image, label)), ("plain step", plain_step)):
+        with torch_profile(activities=[ProfilerActivity.CPU]) as prof:
+            for _ in range(100):
+                action()
+        print(f"== torch.profiler: 100 x {title}, top operators by self CPU time ==")
+        print(prof.key_averages().table(sort_by="self_cpu_time_total", row_limit=14, max_name_column_width=38))
 
 
 if __name__ == "__main__":

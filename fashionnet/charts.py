@@ -10,6 +10,7 @@ import functools
 import json
 
 import altair as alt
+import numpy as np
 import pandas as pd
 
 from fashionnet.data import CLASSES
@@ -148,14 +149,15 @@ def _compact(frame: pd.DataFrame) -> pd.DataFrame:
     """The same numbers in fewer bytes: W3's values are float32 numbers (held as float64 in the frame) and its
     indices are below 128, so they travel as float32 and int8 (about a third of the bytes); any column that
     would not survive that exactly stays as it is."""
-    types = {}
+    columns = {}
     for name in frame.columns:
-        column = frame[name]
-        if pd.api.types.is_float_dtype(column) and (column.astype("float32").astype(column.dtype) == column).all():
-            types[name] = "float32"
-        elif pd.api.types.is_integer_dtype(column) and len(column) and column.min() >= -128 and column.max() <= 127:
-            types[name] = "int8"
-    return frame.astype(types)
+        values = frame[name].to_numpy()
+        if values.dtype.kind == "f" and np.array_equal(values.astype(np.float32), values):
+            values = values.astype(np.float32)
+        elif values.dtype.kind in "iu" and len(values) and values.min() >= -128 and values.max() <= 127:
+            values = values.astype(np.int8)
+        columns[name] = values
+    return pd.DataFrame(columns, copy=False)
 
 
 def vector_bars(frame: pd.DataFrame, title: str) -> alt.Chart:

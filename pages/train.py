@@ -194,17 +194,21 @@ else:
             key="ripple_chart",
             alt="Bars: how each class's mean probability of its true class changed in this step.",
         )
-    with st.expander("The probe set"):
-        st.image(probe_gallery_png(), output_format="PNG", alt="The 200 probe images, 20 per class, one class per row.")
+    # Expanders that start closed and are rarely opened build their content only while open (opening one
+    # reruns the page once): a click on "Train one step" does not pay for what nobody looks at.
+    probe_box = st.expander("The probe set", key="probe_set_open", on_change="rerun")
+    if probe_box.open:
+        probe_box.image(probe_gallery_png(), output_format="PNG", alt="The 200 probe images, 20 per class, one class per row.")
 
     st.markdown("**`net.W3._parameters` before the step**, as PyTorch prints it")
     st.code(printout(step.w3_before, step.b3_before), language=None, wrap_lines=True)
     st.markdown("**`net.W3._parameters` after the step**")
     st.code(printout(step.w3_after, step.b3_after), language=None, wrap_lines=True)
-    with st.expander("Homework export: this step's numbers as CSV and JSON"):
-        st.code(export.SCHEMA, language=None)
+    export_box = st.expander("Homework export: this step's numbers as CSV and JSON", key="export_open", on_change="rerun")
+    if export_box.open:
+        export_box.code(export.SCHEMA, language=None)
         formats = (("csv", "text/csv", export.step_csv), ("json", "application/json", export.step_json))
-        for column, (ext, mime, write) in zip(st.columns(2), formats, strict=True):
+        for column, (ext, mime, write) in zip(export_box.columns(2), formats, strict=True):
             column.download_button(
                 f"Download {ext.upper()}",
                 data=lambda write=write: write(step),  # built when clicked, not on every rerun
@@ -213,9 +217,10 @@ else:
                 on_click="ignore",
                 key=f"export_{ext}",
             )
-    with st.expander("Bias of W3, and how much every layer moved"):
+    layers_box = st.expander("Bias of W3, and how much every layer moved", key="layers_open", on_change="rerun")
+    if layers_box.open:
         fmt7 = st.column_config.NumberColumn(format="%+.7f")
-        st.dataframe(
+        layers_box.dataframe(
             report.bias_change_frame(step), hide_index=True, key="bias_table", column_config={"before": fmt, "after": fmt, "change": fmt7}
         )
-        st.dataframe(report.layer_updates_frame(step), hide_index=True, key="layers_table")
+        layers_box.dataframe(report.layer_updates_frame(step), hide_index=True, key="layers_table")
