@@ -267,7 +267,7 @@ class Learner:
         if not (math.isfinite(float(loss)) and math.isfinite(loss_after) and self._weights_finite()):
             self._restore(before)
             raise StepRefused(
-                f"This step (lr {self.settings.lr:g}) would have made the loss or some weights infinite or NaN, "
+                f"This step (lr {self.settings.lr:g}) would have made the loss, some weights or the optimizer's state infinite or NaN, "
                 "so it was undone: your weights and optimizer are exactly as before. Try a smaller learning rate."
             )
         now = {name: p.detach().clone() for name, p in self._named}
@@ -384,8 +384,8 @@ class Learner:
 
     def _replay_run(self, record: RunRecord) -> None:
         """Train a recorded run's batches again; only links and progress files need this (runs end in a snapshot)."""
-        if self.data is None or _data_id(self.data) != record.data:
-            have = "no dataset" if self.data is None else _data_id(self.data)
+        if self.data is None or data_id(self.data) != record.data:
+            have = "no dataset" if self.data is None else data_id(self.data)
             raise DataMismatch(f"training run {record.number} ran on {record.data}; this server has {have}")
         batcher = _Batcher(self.data, record.batch_size, record.seed, self.settings.scale_inputs)
         for b in range(record.batches):
@@ -445,7 +445,9 @@ class Learner:
         self.optimizer.zero_grad()
 
     def _weights_finite(self) -> bool:
-        params = [p.detach() for _, p in self._named]
+        """Every weight and every optimizer buffer is finite (an infinite Adam v would freeze its weight for good)."""
+        state = self.optimizer.state
+        params = [p.detach() for _, p in self._named] + [v for _, p in self._named if p in state for v in state[p].values()]
         if bool(torch.isfinite(torch.stack(torch._foreach_norm(params))).all()):  # fast: a finite norm has finite entries
             return True
         return all(bool(torch.isfinite(p).all()) for p in params)  # a norm can overflow while every entry is finite
@@ -477,7 +479,7 @@ def _layer_update(before: dict[str, torch.Tensor], after: dict[str, torch.Tensor
     )
 
 
-def _data_id(data: FashionData) -> str:
+def data_id(data: FashionData) -> str:
     """Which training set a run used: runs replay only on the same one."""
     return f"{data.source}:{data.size('train')}"
 
@@ -597,7 +599,8 @@ class TrainingRun:
         good, snap = self._good
         self.learner._restore(snap)
         self.message = (
-            f"Batch {self.done + 1} (lr {self.lr:g}) made the loss or some weights infinite or NaN, so training stopped and "
+            f"Batch {self.done + 1} (lr {self.lr:g}) made the loss, some weights or the optimizer's state infinite "
+            "or NaN, so training stopped and "
             f"went back to batch {good}: every weight and the optimizer state are as they were there. Try a smaller learning rate."
         )
         self.done = good
@@ -639,7 +642,7 @@ class TrainingRun:
             seed=self.seed,
             optimizer=self.optimizer,
             lr=self.lr,
-            data=_data_id(self.data),
+            data=data_id(self.data),
             loss_before=float(self.losses[0]),
             loss_after=float(self.losses[self.done - 1]),
             update_norm=math.sqrt(sum(float((now[k] - v).norm()) ** 2 for k, v in self._before.params.items())),

@@ -19,7 +19,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load as st_load
 from safetensors.torch import save as st_save
 
-from fashionnet.learner import MAX_RUN_BATCHES, DataMismatch, EpochEval, ImageRef, Learner, RunRecord, StepRecord
+from fashionnet.learner import MAX_RUN_BATCHES, EpochEval, ImageRef, Learner, RunRecord, RunSpec, StepRecord, StepRefused, data_id
 from fashionnet.settings import Settings
 
 if TYPE_CHECKING:
@@ -86,14 +86,7 @@ def loads(data: bytes, dataset: FashionData | None = None) -> Learner:
     records, cursor = _history(meta, tensors)
     learner = Learner(settings)
     _check_weights(learner, tensors)
-    learner.history = records
-    learner.data = dataset
-    try:
-        learner.goto(len(records))  # replays from the seed, keyframes and all
-    except DataMismatch as err:
-        raise ProgressError(
-            f"The file's training runs cannot be checked here ({err}). Open it on an app with the same Fashion-MNIST data."
-        ) from err
+    _replay(learner, records, dataset)
     learner.goto(cursor)
     for k, v in learner.net.state_dict().items():
         if not torch.equal(v, tensors[f"weights.{k}"]):
@@ -123,6 +116,40 @@ def _dataset_ref(record: StepRecord | RunRecord, dataset: FashionData) -> StepRe
         if label == record.label and image.contiguous().numpy().tobytes() == record.pixels:
             return record
     return replace(record, ref=None)  # from another copy of the data, or edited: the link will say it cannot carry it
+
+
+_MISMATCH = (
+    "The file's step history does not reproduce its weights and numbers: the file was changed after it was saved, "
+    "or saved by a different version of the app."
+)
+
+
+def _replay(learner: Learner, records: list[StepRecord | RunRecord], dataset: FashionData | None) -> None:
+    """Take every recorded step and run again, from the seed, and require the very numbers the file records."""
+    for record in records:
+        if record.optimizer != learner.settings.optimizer or record.lr != learner.settings.lr:
+            raise ProgressError(f"Entry {record.number} of the file's history used other settings than the file's own.")
+        if isinstance(record, RunRecord):
+            if dataset is None or data_id(dataset) != record.data:
+                have = "no dataset" if dataset is None else data_id(dataset)
+                raise ProgressError(
+                    f"The file's training runs cannot be checked here (run {record.number} ran on {record.data}; this server has "
+                    f"{have}). Open it on an app with the same Fashion-MNIST data."
+                )
+            again = learner.train_run(dataset, RunSpec(record.batch_size, record.batches, record.seed))
+            same = again is not None and again.batches == record.batches and torch.equal(again.losses, record.losses)
+            same = same and again.evals == record.evals and again.update_norm == record.update_norm
+            if not same:
+                raise ProgressError(_MISMATCH)
+            learner.history[-1] = replace(again, planned=record.planned, ended=record.ended, number=record.number)
+        else:
+            image = torch.frombuffer(bytearray(record.pixels), dtype=torch.uint8).reshape(28, 28)
+            try:
+                again = learner.train_step(image, record.label, record.ref).record
+            except StepRefused as err:
+                raise ProgressError(_MISMATCH) from err
+            if again != record:
+                raise ProgressError(_MISMATCH)
 
 
 def _read(data: bytes) -> tuple[dict[str, str], dict[str, torch.Tensor]]:

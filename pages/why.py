@@ -4,6 +4,7 @@ import streamlit as st
 
 from fashionnet import charts, explain, report
 from fashionnet.data import CLASSES
+from fashionnet.settings import LR_RANGE
 from ui.router import ensure_routed, shared_data
 
 ensure_routed()
@@ -41,8 +42,9 @@ else:
     st.subheader("Adam versus SGD on the same step")
     st.caption("Both start fresh (no history) from the weights before this step, on the same image. Your model is not changed.")
     a_lr, s_lr, _ = st.columns([1, 1, 2])
-    adam_lr = a_lr.number_input("Adam lr", 1e-6, 10.0, value=r.lr if r.optimizer == "adam" else 0.005, format="%g", key="whatif_adam_lr")
-    sgd_lr = s_lr.number_input("SGD lr", 1e-6, 100.0, value=r.lr if r.optimizer == "sgd" else 0.1, format="%g", key="whatif_sgd_lr")
+    # The inputs allow any lr the settings allow: they start at the step's own lr, which may be large.
+    adam_lr = a_lr.number_input("Adam lr", *LR_RANGE, value=r.lr if r.optimizer == "adam" else 0.005, format="%g", key="whatif_adam_lr")
+    sgd_lr = s_lr.number_input("SGD lr", *LR_RANGE, value=r.lr if r.optimizer == "sgd" else 0.1, format="%g", key="whatif_sgd_lr")
     image = step.image
     for column, (name, lr) in zip(st.columns(2, gap="medium"), (("adam", adam_lr), ("sgd", sgd_lr)), strict=True):
         result = explain.what_if(learner, image, r.label, name, lr, start=step.params_before)
