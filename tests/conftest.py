@@ -56,6 +56,26 @@ def tiny_folder(tmp_path: Path) -> Path:
     return folder
 
 
+@pytest.fixture(scope="session")
+def browser():
+    """One Chromium for every browser test of the session (Playwright's sync API allows one per thread)."""
+    from browser_support import chromium, missing_browser_reason
+
+    reason = missing_browser_reason()
+    if reason:
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(f"browser tests cannot run under CI=true: {reason}")
+        pytest.skip(reason)
+    with chromium() as b:
+        yield b
+
+
+@pytest.fixture(scope="session")
+def cache_dir(tmp_path_factory) -> str:
+    """One private FASHIONNET_CACHE_DIR for every server of this test session."""
+    return str(tmp_path_factory.mktemp("fashionnet-cache"))
+
+
 def pytest_terminal_summary(terminalreporter) -> None:
     """Say where the browser tests left their screenshots, so CI's log points at them."""
     folder = Path(os.environ.get("FASHIONNET_SCREENSHOT_DIR", ROOT / ".artifacts" / "screenshots"))

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from browser_support import REPO_ROOT, chromium, missing_browser_reason, rerun_and_wait, wait_for_app
+from browser_support import REPO_ROOT, missing_browser_reason, rerun_and_wait, wait_for_app
 
 sys.path.insert(0, str(REPO_ROOT / "scripts"))
 
@@ -44,12 +44,6 @@ def lb(tmp_path_factory):
     cache = str(tmp_path_factory.mktemp("fashionnet-cache"))
     with Balancer(2, env={"FASHIONNET_CACHE_DIR": cache}) as balancer:
         yield balancer
-
-
-@pytest.fixture(scope="module")
-def browser(lb):
-    with chromium() as b:
-        yield b
 
 
 @dataclass

@@ -20,9 +20,7 @@ from browser_support import (
     ConsoleLog,
     StreamlitServer,
     app_background_rgb,
-    chromium,
     is_dark,
-    missing_browser_reason,
     rerun_and_wait,
     wait_for_app,
 )
@@ -44,23 +42,6 @@ HEATMAP = "[data-testid=stVegaLiteChart][aria-label^='Heatmap of the change']"
 
 
 # --- fixtures ------------------------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="session")
-def browser():
-    reason = missing_browser_reason()
-    if reason:
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(f"browser tests cannot run under CI=true: {reason}")
-        pytest.skip(reason)
-    with chromium() as b:
-        yield b
-
-
-@pytest.fixture(scope="session")
-def cache_dir(tmp_path_factory) -> str:
-    """One private FASHIONNET_CACHE_DIR for every server of this test session."""
-    return str(tmp_path_factory.mktemp("fashionnet-cache"))
 
 
 @pytest.fixture(scope="module")
@@ -357,6 +338,10 @@ def test_shared_link_as_first_visit(fresh_server, pages, path, title, expected_c
         "Train one step",
         "The lesson, step by step",
         "Why it moved",
+        "Train many steps",
+        "History",
+        "Every layer",
+        "Your own photo",
         "Inside the layers",
         "Test the lesson's claim",
     ], nav

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from browser_support import DATA_DIR, REPO_ROOT, ConsoleLog, StreamlitServer, chromium, missing_browser_reason, rerun_and_wait, wait_for_app
+from browser_support import DATA_DIR, REPO_ROOT, ConsoleLog, StreamlitServer, rerun_and_wait, wait_for_app
 
 pytestmark = [pytest.mark.browser, pytest.mark.realdata]
 
@@ -32,17 +32,6 @@ _CELL_LABEL = re.compile(r"; true: (?P<true>[^;]+); predicted: (?P<predicted>[^;
 
 
 # --- fixtures ------------------------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def browser():
-    reason = missing_browser_reason()
-    if reason:
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(f"browser tests cannot run under CI=true: {reason}")
-        pytest.skip(reason)
-    with chromium() as b:
-        yield b
 
 
 @pytest.fixture(scope="module")

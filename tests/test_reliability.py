@@ -58,7 +58,7 @@ LESSON_CELLS = len(CELLS)
 # Every page the router registers, as (file, title), read from the router so that a new page is covered too.
 PAGES = list(dict.fromkeys(re.findall(r'st\.Page\(\s*"(pages/\w+\.py)",\s*title="([^"]+)"', (ROOT / "ui" / "router.py").read_text())))
 LINK_ICON = ":material/link:"
-browser, cache_dir, pages = test_browser.browser, test_browser.cache_dir, test_browser.pages  # the browser tests' fixtures
+pages = test_browser.pages  # the browser tests' fixture (`browser` and `cache_dir` are conftest's, one per session)
 
 
 # --- helpers ------------------------------------------------------------------------------------------------
