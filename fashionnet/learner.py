@@ -264,14 +264,14 @@ class Learner:
         w3_grad = self.net.W3.weight.grad.detach().clone()
         after = self.predict(image)
         loss_after = float(self.loss_fn(after.logits.unsqueeze(0), torch.tensor([int(label)])))
-        if not (math.isfinite(float(loss)) and math.isfinite(loss_after) and self._weights_finite()):
+        now = {name: p.detach().clone() for name, p in self._named}
+        changes = torch._foreach_norm(torch._foreach_sub(list(now.values()), list(before.params.values())))  # one norm per tensor
+        if not (math.isfinite(float(loss)) and math.isfinite(loss_after) and self._finite_after(list(now.values()))):
             self._restore(before)
             raise StepRefused(
                 f"This step (lr {self.settings.lr:g}) would have made the loss, some weights or the optimizer's state infinite or NaN, "
                 "so it was undone: your weights and optimizer are exactly as before. Try a smaller learning rate."
             )
-        now = {name: p.detach().clone() for name, p in self._named}
-        changes = torch._foreach_norm(torch._foreach_sub(list(now.values()), list(before.params.values())))  # one norm per tensor
         record = StepRecord(
             number=self.cursor + 1,
             ref=ref,
@@ -363,10 +363,13 @@ class Learner:
         """Put the weights and optimizer state exactly where they were after ``step`` steps."""
         if not 0 <= step <= len(self.history):
             raise IndexError(f"step must be 0 to {len(self.history)}")
-        if step < self.cursor:
-            start, snap = max(((n, s) for n, s in self._keyframes.items() if n <= step), key=lambda p: p[0])
-            if self._undo_slot and start < self._undo_slot[0] <= step:
-                start, snap = self._undo_slot
+        # The nearest snapshot at or before the target, also ahead of the cursor (redo over a training
+        # run restores its end instead of training it again), else replay from where we are.
+        snapshots = [(n, s) for n, s in self._keyframes.items() if n <= step]
+        if self._undo_slot and self._undo_slot[0] <= step:
+            snapshots.append(self._undo_slot)
+        start, snap = max(snapshots, key=lambda p: p[0])
+        if step < self.cursor or start > self.cursor:
             self._restore(snap)
             self.cursor = start
         for record in self.history[self.cursor : step]:
@@ -443,6 +446,13 @@ class Learner:
                 else:
                     self.optimizer.state.pop(p, None)
         self.optimizer.zero_grad()
+
+    def _finite_after(self, weights: list[torch.Tensor]) -> bool:
+        """The weights and the optimizer's buffers (not its step counts) in one fused norm call; the exact
+        per-entry check only when a norm is not finite (it can overflow while every entry is finite)."""
+        state = self.optimizer.state
+        buffers = [v for _, p in self._named if p in state for k, v in state[p].items() if k != "step"]
+        return bool(torch.isfinite(torch.stack(torch._foreach_norm(weights + buffers))).all()) or self._weights_finite()
 
     def _weights_finite(self) -> bool:
         """Every weight and every optimizer buffer is finite (an infinite Adam v would freeze its weight for good)."""
