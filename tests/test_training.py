@@ -126,3 +126,17 @@ def test_the_modern_preset_reaches_088_test_accuracy_within_15_epochs(real_data)
     record = learner.train_run(real_data, RunSpec(64, 15 * 938, learner._run_seed()))
     best = max(e.test_accuracy for e in record.evals)
     assert best >= 0.88, [round(e.test_accuracy, 4) for e in record.evals]
+
+
+def test_redo_over_a_run_restores_its_snapshot_instead_of_training_it_again(real_data):
+    learner = Learner(MODERN)
+    learner.train_run(real_data, RunSpec(64, 40, 3))
+    after_run = learner_state(learner)
+    learner.train_step(*real_data.image("test", 2), ImageRef("test", 2))
+    learner.goto(0)
+    learner.data = None  # a replay of the run would now raise DataMismatch
+    learner.redo()
+    assert learner.cursor == 1 and same_state(learner_state(learner), after_run)
+    learner.goto(2)  # and past it, replaying only the single step
+    learner.goto(1)
+    assert same_state(learner_state(learner), after_run)
