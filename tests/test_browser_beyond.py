@@ -17,8 +17,9 @@ import shutil
 from pathlib import Path
 
 import pytest
+import test_browser
 
-from browser_support import DATA_DIR, REPO_ROOT, ConsoleLog, StreamlitServer, rerun_and_wait, wait_for_app
+from browser_support import DATA_DIR, REPO_ROOT, StreamlitServer, rerun_and_wait, wait_for_app
 
 pytestmark = [pytest.mark.browser, pytest.mark.realdata]
 
@@ -50,47 +51,7 @@ def server(browser, fashion, tmp_path_factory):  # after `browser` and `fashion`
         yield s
 
 
-class Pages:
-    """Pages in their own browser contexts (one context = one learner), each with its console log."""
-
-    def __init__(self, browser) -> None:
-        self.browser = browser
-        self.opened: list[tuple[object, object, ConsoleLog]] = []
-
-    def open(self, url: str, *, width: int = 1280, height: int = 800):
-        context = self.browser.new_context(viewport={"width": width, "height": height}, color_scheme="light")
-        context.set_default_timeout(30_000)
-        page = context.new_page()
-        log = ConsoleLog().attach(page)
-        self.opened.append((context, page, log))
-        page.goto(url)
-        wait_for_app(page)
-        return page, log
-
-    def save_evidence(self, name: str) -> None:
-        folder = screenshot_dir() / "failures"
-        folder.mkdir(exist_ok=True)
-        for i, (_context, page, log) in enumerate(self.opened):
-            try:
-                page.screenshot(path=folder / f"{name}-{i}.png", full_page=True)
-                print(f"failure screenshot: {folder / f'{name}-{i}.png'} ({page.url}); console errors: {log.errors}")
-            except Exception as err:  # the page may be gone; the evidence is a bonus
-                print(f"no failure screenshot of page {i}: {err}")
-
-    def close(self) -> None:
-        for context, _page, _log in self.opened:
-            context.close()
-        self.opened.clear()
-
-
-@pytest.fixture
-def pages(browser, request):
-    p = Pages(browser)
-    failed_before = request.session.testsfailed
-    yield p
-    if request.session.testsfailed > failed_before:
-        p.save_evidence(re.sub(r"[^\w.-]+", "_", request.node.name)[:80])
-    p.close()
+pages = test_browser.pages  # the browser tests' fixture: pages opened per test, screenshots when one fails
 
 
 # --- helpers -------------------------------------------------------------------------------------------
