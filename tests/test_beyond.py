@@ -205,3 +205,34 @@ def test_a_camera_photo_works_like_an_upload(real_data):
     shown = frame_with(at, "probability", "logit")
     assert shown["probability"].tolist() == pytest.approx(probs.double().tolist(), abs=1e-7)
     assert "Your photo, as the net sees it" in at.get("image")[0].captions[0]
+
+
+def test_a_run_that_blows_up_says_so_and_keeps_the_model(real_data):
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
+    for k, v in {"act": "relu", "opt": "sgd", "lr": "1000000.0"}.items():
+        at.query_params[k] = v
+    at.run()
+    before = learner_state(at.session_state.learner)
+    train_page = page(at, "training")
+    train_page.radio(key="run_unit").set_value("batches").run()
+    train_page.number_input(key="run_batches").set_value(50).run()
+    train_page.button(key="train_run").click().run()
+    assert not at.exception
+    (error,) = at.error
+    assert "infinite or NaN" in error.value and "Try a smaller learning rate" in error.value
+    assert at.session_state.learner.cursor == 0 and same_state(learner_state(at.session_state.learner), before)
+
+
+def test_a_progress_file_with_a_run_loads_through_the_sidebar(real_data):
+    from fashionnet import progress
+
+    at = modern_app()
+    record = train_batches(at, 30, 64)
+    saved = progress.dumps(at.session_state.learner)
+    other = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
+    other.run()
+    other.sidebar.get("file_uploader")[0].set_value(("mine.safetensors", saved, "application/octet-stream")).run()
+    assert [s.value for s in other.sidebar.success] == ["Loaded `mine.safetensors`: step 1 of 1."]
+    assert same_state(learner_state(other.session_state.learner), learner_state(at.session_state.learner))
+    flat = {k: v[-1] if isinstance(v, list) else v for k, v in other.query_params.items()}
+    assert flat["steps"] == f"r64x30x{record.seed}"  # and the address bar now replays it
