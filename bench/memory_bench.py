@@ -21,19 +21,9 @@ import asyncio
 import gc
 import os
 import statistics
-import sys
 import time
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "tests"))
-sys.path.insert(0, str(ROOT / "bench"))
-os.environ.setdefault("FASHIONNET_DATA_DIR", str(ROOT.parent / "shared" / "data" / "fashion-mnist"))
-os.environ.setdefault("FASHIONNET_CACHE_DIR", str(ROOT / ".cache" / "bench-cache"))
-os.environ.setdefault("FASHIONNET_OFFLINE", "1")
-
-from classroom import RunError, StreamlitSession, machine_line, rss_mb  # noqa: E402
+from classroom import RunError, StreamlitSession, machine_line, rss_mb
 
 STEPS = 200
 TARGET_GB = 1.0

@@ -27,21 +27,12 @@ import json
 import os
 import re
 import statistics
-import sys
 import tempfile
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "tests"))
-sys.path.insert(0, str(ROOT / "bench"))
-os.environ.setdefault("FASHIONNET_DATA_DIR", str(ROOT.parent / "shared" / "data" / "fashion-mnist"))
-os.environ.setdefault("FASHIONNET_CACHE_DIR", str(ROOT / ".cache" / "bench-cache"))
-os.environ.setdefault("FASHIONNET_OFFLINE", "1")
+from classroom import machine_line
 
-from classroom import machine_line  # noqa: E402
-
-from browser_support import StreamlitServer, chromium, wait_for_app  # noqa: E402
+from browser_support import StreamlitServer, chromium, wait_for_app
 
 TARGET_MS = 80.0
 HEATMAP = "[data-testid=stVegaLiteChart][aria-label^='Heatmap of the change']"

@@ -21,19 +21,11 @@ from __future__ import annotations
 import argparse
 import cProfile
 import io
-import os
 import pstats
 import statistics
-import sys
 import time
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "bench"))
-os.environ.setdefault("FASHIONNET_DATA_DIR", str(ROOT.parent / "shared" / "data" / "fashion-mnist"))
-os.environ.setdefault("FASHIONNET_CACHE_DIR", str(ROOT / ".cache" / "bench-cache"))
-os.environ.setdefault("FASHIONNET_OFFLINE", "1")
+from benchenv import ROOT
 
 TARGET_MS = 25.0
 

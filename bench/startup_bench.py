@@ -27,19 +27,11 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "tests"))
-sys.path.insert(0, str(ROOT / "bench"))
-os.environ.setdefault("FASHIONNET_DATA_DIR", str(ROOT.parent / "shared" / "data" / "fashion-mnist"))
-os.environ.setdefault("FASHIONNET_CACHE_DIR", str(ROOT / ".cache" / "bench-cache"))
-os.environ.setdefault("FASHIONNET_OFFLINE", "1")
+from benchenv import ROOT
+from classroom import machine_line
 
-from classroom import machine_line  # noqa: E402
-
-from browser_support import chromium, free_port  # noqa: E402
+from browser_support import chromium, free_port
 
 TARGET_S = 3.0
 SENTENCE = "The network thinks this is"
