@@ -26,7 +26,13 @@ def probabilities(frame: pd.DataFrame, dark: bool = False) -> alt.Chart:
     """
     roles = [r for r in ROLE_COLOURS if r in set(frame["role"])]
     base = alt.Chart(frame).encode(
-        y=alt.Y("class:N", sort=list(CLASSES), title=None, axis=alt.Axis(labelLimit=200, labelFontSize=13, labelOverlap=False)),
+        y=alt.Y(
+            "class:N",
+            sort=list(CLASSES),
+            title=None,
+            # labelFlush off: else the first label is pushed inside the axis, above its own bar
+            axis=alt.Axis(labelLimit=200, labelFontSize=13, labelOverlap=False, labelFlush=False),
+        ),
         x=alt.X("probability:Q", title="probability", scale=alt.Scale(domain=[0, 1]), axis=alt.Axis(format=".0%")),
         tooltip=[
             alt.Tooltip("class:N"),
