@@ -6,6 +6,7 @@ lesson's words; values are rounded only at the last moment, to the digits shown.
 
 from __future__ import annotations
 
+import hashlib
 import io
 
 import pandas as pd
@@ -118,6 +119,16 @@ def layer_updates_frame(report: StepReport) -> pd.DataFrame:
 def torch_printout(weight: torch.Tensor, bias: torch.Tensor) -> str:
     """W3 as ``net.W3._parameters`` prints it, corners and all: PyTorch's own formatting."""
     return repr({"weight": nn.Parameter(weight.clone()), "bias": nn.Parameter(bias.clone())})
+
+
+def remembered_printout(weight: torch.Tensor, bias: torch.Tensor, memo: dict, keep: int = 4) -> str:
+    """``torch_printout`` (~2.5 ms each), remembered in ``memo`` (a learner's own dict) for the last ``keep`` states."""
+    key = hashlib.blake2b(weight.numpy().tobytes() + bias.numpy().tobytes(), digest_size=16).digest()
+    if key not in memo:
+        while len(memo) >= keep:
+            memo.pop(next(iter(memo)))
+        memo[key] = torch_printout(weight, bias)
+    return memo[key]
 
 
 def first_entry_callout(report: StepReport) -> str:

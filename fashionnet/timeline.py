@@ -77,8 +77,8 @@ def loss_frame(losses: torch.Tensor, per_epoch: int, points: int = 300) -> pd.Da
 def run_loss_frame(run: TrainingRun | RunRecord) -> pd.DataFrame:
     if isinstance(run, TrainingRun):
         return loss_frame(run.losses[: run.done], run.per_epoch)
-    per_epoch = -(-int(run.data.split(":")[1]) // run.batch_size) if ":" in run.data else run.batches
-    return loss_frame(run.losses, per_epoch)
+    last = run.evals[-1]  # every recorded run has one, at its end: batches / epoch gives the epoch's length
+    return loss_frame(run.losses, round(last.batches / last.epoch))
 
 
 def evals_frame(run: TrainingRun | RunRecord) -> pd.DataFrame:

@@ -1,7 +1,5 @@
 """Train one step: forward, loss, backward, one optimizer step on the selected image; see W3 move."""
 
-import hashlib
-
 import streamlit as st
 
 from fashionnet import charts, explain, export, quiz, report, ripple
@@ -30,13 +28,7 @@ def probe_thumbnail_png(k: int) -> bytes:
 
 def printout(weight, bias) -> str:
     """``report.torch_printout``, remembered in this session for the last few W3 states it printed."""
-    memo = st.session_state.setdefault("w3_printouts", {})
-    key = hashlib.blake2b(weight.numpy().tobytes() + bias.numpy().tobytes(), digest_size=16).digest()
-    if key not in memo:
-        while len(memo) >= 4:
-            memo.pop(next(iter(memo)))
-        memo[key] = report.torch_printout(weight, bias)
-    return memo[key]
+    return report.remembered_printout(weight, bias, st.session_state.setdefault("w3_printouts", {}))
 
 
 def train() -> None:

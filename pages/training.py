@@ -4,7 +4,7 @@ import streamlit as st
 
 from fashionnet import charts, evaluate, report, timeline
 from fashionnet.data import CLASSES
-from fashionnet.learner import MAX_RUN_BATCHES, RunRecord
+from fashionnet.learner import MAX_RUN_BATCHES, RunRecord, batches_per_epoch
 from ui.router import ensure_routed, shared_data
 
 ensure_routed()
@@ -20,7 +20,7 @@ st.caption(
 )
 c1, c2, c3 = st.columns(3, vertical_alignment="bottom")
 batch_size = c1.selectbox("Batch size", [16, 32, 64, 128, 256, 512], index=2, key="run_batch")
-per_epoch = -(-data.size("train") // batch_size)
+per_epoch = batches_per_epoch(data.size("train"), batch_size)
 unit = c2.radio("Train for", ["epochs", "batches"], horizontal=True, key="run_unit")
 if unit == "epochs":
     amount = c3.number_input("Epochs", 1, MAX_RUN_BATCHES // 938, 1, key="run_epochs")
