@@ -7,12 +7,13 @@ or down (blue): what the unit looks for. Colours are symmetric around zero.
 
 from __future__ import annotations
 
+import functools
 import io
 
 import numpy as np
 import pandas as pd
 import torch
-from PIL import Image
+from PIL import Image, ImageDraw, ImageFont
 
 from fashionnet.data import CLASSES
 from fashionnet.model import LAYERS
@@ -98,3 +99,75 @@ def summary_frame(now: dict[str, torch.Tensor], then: dict[str, torch.Tensor]) -
             }
         )
     return pd.DataFrame(rows)
+
+
+# The Train page's picture of W3's change: one image instead of 4,096 chart marks, so a click repaints it
+# in a millisecond or two (docs/performance.md). A palette image (one byte a pixel) keeps the PNG encoding
+# to about a millisecond: 253 colour steps from -max (dark blue) through 0 (white) to +max (dark orange),
+# then grey for the labels, near-black for the marked entry's box, and transparent around it, so the
+# picture reads in light and dark themes alike.
+_STEPS = 253
+_LABEL, _BOX, _CLEAR = 253, 254, 255
+_PALETTE = [
+    *diverging_rgb(np.linspace(-1.0, 1.0, _STEPS), 1.0).reshape(-1).tolist(),
+    *(128, 128, 128),  # labels
+    *(17, 17, 17),  # the marked entry's box
+    *(0, 0, 0),  # transparent (tRNS)
+]
+_HEAT_LEFT, _HEAT_TOP = 26, 16  # room for the row and column labels
+
+
+def change_limit(delta: torch.Tensor) -> float:
+    """The colour scale's end: the largest absolute change (so the scale is symmetric around zero)."""
+    return float(delta.detach().abs().max())
+
+
+def colour_steps(values: np.ndarray, limit: float) -> np.ndarray:
+    """Each value's palette index: 0 at -limit, 126 at zero, 252 at +limit (clipped beyond)."""
+    t = np.clip(values / (limit or 1e-12), -1.0, 1.0)
+    return np.rint((t + 1.0) * ((_STEPS - 1) / 2)).astype(np.uint8)
+
+
+@functools.cache
+def _heatmap_frame(rows: int, cols: int, cell: int) -> np.ndarray:
+    """What every heatmap picture of this size shares: the tick labels and the colour bar (drawn once)."""
+    font = ImageFont.load_default(10)
+    width, height = _HEAT_LEFT + cols * cell + 2, _HEAT_TOP + rows * cell + 30
+    picture = Image.new("P", (width, height), _CLEAR)
+    draw = ImageDraw.Draw(picture)
+    for k in range(0, max(rows, cols), 8):
+        if k < cols:
+            draw.text((_HEAT_LEFT + k * cell + cell / 2, _HEAT_TOP - 3), str(k), fill=_LABEL, font=font, anchor="mb")
+        if k < rows:
+            draw.text((_HEAT_LEFT - 4, _HEAT_TOP + k * cell + cell / 2), str(k), fill=_LABEL, font=font, anchor="rm")
+    bar_top, bar_text = _HEAT_TOP + rows * cell + 8, _HEAT_TOP + rows * cell + 16
+    draw.text((_HEAT_LEFT, bar_text), "-max", fill=_LABEL, font=font, anchor="lt")
+    draw.text((_HEAT_LEFT + cols * cell / 2, bar_text), "0", fill=_LABEL, font=font, anchor="mt")
+    draw.text((_HEAT_LEFT + cols * cell, bar_text), "+max", fill=_LABEL, font=font, anchor="rt")
+    frame = np.array(picture)
+    frame[bar_top : bar_top + 6, _HEAT_LEFT : _HEAT_LEFT + cols * cell] = colour_steps(np.linspace(-1, 1, cols * cell), 1.0)
+    frame.flags.writeable = False
+    return frame
+
+
+def heatmap_png(delta: torch.Tensor, mark: tuple[int, int] | None = None, cell: int = 5) -> bytes:
+    """A (64, 64) change as a heatmap PNG: row i down, column j across, a tick label every 8 entries,
+    a colour bar from -max|change| (blue) through 0 (white) to +max|change| (orange; the page says
+    what max is), and ``mark``'s entry outlined."""
+    values = delta.detach().double().numpy()
+    rows, cols = values.shape
+    canvas = _heatmap_frame(rows, cols, cell).copy()
+    cells = colour_steps(values, change_limit(delta)).repeat(cell, axis=0).repeat(cell, axis=1)
+    canvas[_HEAT_TOP : _HEAT_TOP + rows * cell, _HEAT_LEFT : _HEAT_LEFT + cols * cell] = cells
+    if mark is not None:  # a near-black box (2 px) around the entry
+        i, j = mark
+        y, x = _HEAT_TOP + i * cell, _HEAT_LEFT + j * cell
+        box = canvas[max(y - 2, 0) : y + cell + 2, max(x - 2, 0) : x + cell + 2]
+        inner = box[2:-2, 2:-2].copy()
+        box[...] = _BOX
+        box[2:-2, 2:-2] = inner
+    picture = Image.fromarray(canvas, mode="P")
+    picture.putpalette(_PALETTE)
+    buf = io.BytesIO()
+    picture.save(buf, format="PNG", compress_level=1, transparency=_CLEAR)
+    return buf.getvalue()

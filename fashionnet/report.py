@@ -79,8 +79,30 @@ def w3_change_frame(report: StepReport) -> pd.DataFrame:
 
 
 def top_moves(report: StepReport, k: int = 10) -> pd.DataFrame:
-    """The ``k`` entries of W3 that moved most, largest absolute change first."""
-    return top_moves_of(w3_change_frame(report), k)
+    """The ``k`` entries of W3 that moved most, largest absolute change first (ties keep row-major order).
+
+    The same rows as ``top_moves_of(w3_change_frame(report), k)``, without building all 4,096 rows."""
+    order = report.ranked()[:k]
+    return pd.DataFrame(
+        {
+            "row": (order // 64).numpy(),
+            "column": (order % 64).numpy(),
+            "before": report.w3_before.flatten()[order].double().numpy(),
+            "after": report.w3_after.flatten()[order].double().numpy(),
+            "change": report.w3_delta.flatten()[order].double().numpy(),
+        }
+    )
+
+
+def heatmap_caption(report: StepReport, row: int, col: int) -> str:
+    """What the Train page's picture of W3's change shows, with the numbers its colour bar stands for."""
+    limit = float(report.w3_delta.abs().max())
+    if limit == 0:
+        return "No entry of W3 changed in this step: every cell is white."
+    return (
+        f"Row i (layer-3 unit) down, column j (layer-2 unit) across. Orange: the entry grew; blue: it shrank; white: "
+        f"unchanged. The darkest cells changed by ±{limit:.3g} (max). The box marks W3[{row}, {col}], explained below."
+    )
 
 
 def top_moves_of(frame: pd.DataFrame, k: int) -> pd.DataFrame:

@@ -1,21 +1,24 @@
 """Train one step: forward, loss, backward, one optimizer step on the selected image; see W3 move."""
 
+import functools
+
 import streamlit as st
 
-from fashionnet import charts, explain, export, quiz, report, ripple
+from fashionnet import charts, explain, export, layerviews, quiz, report, ripple
 from fashionnet.data import CLASSES
 from fashionnet.learner import NothingToUndo, StepRefused
-from ui.router import ensure_routed, shared_data, shared_probe
+from ui.router import ensure_routed, rerun_live, shared_data, shared_probe
 from ui.widgets import image_of, pick_image, show_image
 
 ensure_routed()
-learner = st.session_state.learner
 data = shared_data()
 
 
-# Speed (docs/performance.md): pictures that are the same for every learner are drawn once per process,
-# the two charts go out as specs that stay the same from step to step (only their data changes), and
-# W3's printouts are kept for the two states they show, so a click does not redo what it did before.
+# Speed (docs/performance.md): everything a step changes is one fragment, "train_panel": Train, Undo and
+# Redo rerun it and the sidebar's live parts, not the whole app. W3's change is a picture (a chart of
+# 4,096 marks costs the browser ~130 ms a step; the interactive chart is one switch away). Pictures that
+# are the same for every learner are drawn once per process, and W3's printouts are kept for the two
+# states they show, so a click does not redo what it did before.
 @st.cache_resource(show_spinner=False)
 def probe_gallery_png() -> bytes:
     return ripple.gallery_png(shared_probe().images)
@@ -32,27 +35,31 @@ def printout(weight, bias) -> str:
 
 
 def train() -> None:
+    learner = st.session_state.learner
     ref = st.session_state.selection
     image, label = image_of(data, ref)
     try:
         step = learner.train_step(image, label, ref)
     except StepRefused as err:
         st.session_state.step_message = str(err)
-        return
+        rerun_live("train_panel")
     if st.session_state.get("guess_first"):
         answers = {q.key: st.session_state.pop(f"guess_{q.key}", None) for q in quiz.questions(learner.settings)}
         marks = quiz.mark(step, answers, learner.settings)
         right, asked = st.session_state.get("quiz_score", (0, 0))
         st.session_state.quiz_score = (right + sum(m.right for m in marks), asked + len(marks))
         st.session_state.quiz_marks = marks
+    rerun_live("train_panel")
 
 
-def move(action) -> None:
+def move(name: str) -> None:
+    learner = st.session_state.learner
     try:
-        action()
+        getattr(learner, name)()
         st.session_state.step_message = f"Back at step {learner.steps_taken}: weights and optimizer state restored exactly."
     except NothingToUndo as err:
         st.session_state.step_message = str(err)
+    rerun_live("train_panel")
 
 
 def pick_entry() -> None:
@@ -61,158 +68,199 @@ def pick_entry() -> None:
         st.session_state.explain_row, st.session_state.explain_col = int(chosen[0]["row"]), int(chosen[0]["column"])
 
 
+def pick_row(key: str, top) -> None:
+    rows = st.session_state[key].selection.rows
+    if rows:
+        st.session_state.explain_row, st.session_state.explain_col = int(top.row[rows[0]]), int(top.column[rows[0]])
+
+
 st.title("Train one step")
-ref = st.session_state.selection
-image, label = image_of(data, ref)
-left, right = st.columns([1, 3], gap="medium", vertical_alignment="center")
-with left:
-    show_image(data, ref, width=168)
-with right:
-    st.markdown(f"**Now:** {report.prediction_sentence(learner.predict(image), label)}")
-    with st.container(horizontal=True, gap="small"):
-        st.button("Train one step", key="train_step", type="primary", on_click=train, icon=":material/play_arrow:")
-        st.button("Undo", key="undo_step", on_click=move, args=(learner.undo,), disabled=learner.steps_taken == 0, icon=":material/undo:")
-        st.button(
-            "Redo",
-            key="redo_step",
-            on_click=move,
-            args=(learner.redo,),
-            disabled=learner.steps_taken >= len(learner.history),
-            icon=":material/redo:",
-        )
-    st.caption(f"Steps taken: {learner.steps_taken} (history: {len(learner.history)})")
-guess = st.toggle("Guess first", key="guess_first", help="Answer a few questions about the step before you take it.")
-if guess:
-    with st.container(border=True):
-        st.markdown("**Before you press Train one step, guess:**")
-        for q in quiz.questions(learner.settings):
-            st.radio(q.text, q.options, index=None, horizontal=True, key=f"guess_{q.key}")
-        right, asked = st.session_state.get("quiz_score", (0, 0))
-        st.caption(f"Your score this session: {right} of {asked}.")
-for m in st.session_state.pop("quiz_marks", []):
-    (st.success if m.right else st.error)(f"{m.question} You said **{m.answer}**: {'right' if m.right else 'wrong'}. {m.why}")
 with st.expander("Choose another image"):
     pick_image(data)
-if note := report.lr_discrepancy(learner.settings):
-    st.info(note, icon=":material/menu_book:")
-if message := st.session_state.pop("step_message", None):
-    st.warning(message, icon=":material/info:")
 
-step = learner.last_report
-if step is None:
-    st.subheader("W3 now")
-    st.code(printout(learner.net.W3.weight.detach(), learner.net.W3.bias.detach()), language=None, wrap_lines=True)
-else:
-    r = step.record
-    if st.session_state.get("pin_on"):
-        i, j = int(st.session_state.pin_row), int(st.session_state.pin_col)
-        value, change, exact = report.pinned_entry(step, i, j)
-        st.metric(
-            f"Pinned: W3[{i}, {j}] after step {r.number}",
-            value,
-            change,
-            help=f"Exactly {exact}. Pin another entry in the sidebar's Presenter mode.",
-        )
-    st.subheader(f"Step {r.number}: what changed")
-    m1, m2, m3 = st.columns(3)
-    m1.metric("Loss", f"{r.loss_after:.4f}", f"{r.loss_after - r.loss_before:+.4f} (was {r.loss_before:.4f})", delta_color="inverse")
-    m2.metric(
-        f"P({CLASSES[r.label]})",
-        report.percent(r.p_true_after),
-        f"{100 * (r.p_true_after - r.p_true_before):+.2f} points (was {report.percent(r.p_true_before)})",
-    )
-    m3.metric("W3 entries moved", f"{step.moved_share:.1%}")
-    st.info(report.first_entry_callout(step), icon=":material/arrow_forward:")
-    st.caption(report.moved_summary(step))
-    st.markdown(f"**Why:** {report.why_it_moved(step)}")
 
-    frame = report.w3_change_frame(step)
-    heat, table = st.columns(2, gap="medium")
-    with heat:
-        st.markdown("**Change of every W3 entry** (hover for numbers, click one to explain it)")
-        st.vega_lite_chart(
-            spec=charts.w3_heatmap_spec(frame, selectable=True),
-            key="w3_heatmap",
-            on_select=pick_entry,
-            selection_mode="entry",
-            alt="Heatmap of the change of all 4,096 entries of W3; the table beside it lists the largest.",
-        )
-    with table:
-        st.markdown("**Most-moved entries**")
-        fmt = st.column_config.NumberColumn(format="%.6f")
-        st.dataframe(
-            report.top_moves_of(frame, 12),
-            height=35 * 13 + 3,  # all 12 rows and the header, no inner scrolling
-            hide_index=True,
-            key="moved_table",
-            column_config={"before": fmt, "after": fmt, "change": st.column_config.NumberColumn(format="%+.7f")},
-        )
-
-    st.markdown("**Explain one entry**: click a cell of the heatmap, or choose its row and column.")
-    c1, c2, _ = st.columns([1, 1, 2])
-    row = c1.number_input("Row i (layer-3 unit)", 0, 63, step=1, key="explain_row")
-    col = c2.number_input("Column j (layer-2 unit)", 0, 63, step=1, key="explain_col")
-    story = explain.entry_story(step, explain.signals(step, learner.settings), int(row), int(col))
-    st.dataframe(
-        story,
-        height=35 * (len(story) + 1) + 3,  # every line of the story, no inner scrolling
-        hide_index=True,
-        key="entry_story",
-        column_config={"value": st.column_config.NumberColumn(format="%.9g", help="9 significant digits: every 32-bit value exactly")},
-    )
-
-    st.subheader("What this step did to 200 other images")
-    probe = shared_probe()
-    rip = ripple.ripple(step, learner, probe)
-    acc, moved = st.columns([1, 2], gap="large")
-    with acc:
-        st.metric("Probe accuracy", report.percent(rip.accuracy_after), f"{100 * (rip.accuracy_after - rip.accuracy_before):+.1f} points")
-        st.caption(f"was {report.percent(rip.accuracy_before)}; 20 test images of each class, the same for everyone.")
-        flipped = ripple.flips(rip, probe)
-        st.markdown(f"**{len(flipped)} predictions flipped**" + (":" if len(flipped) else "."))
-        for direction in ("wrong → right", "right → wrong"):
-            group = flipped[flipped.direction == direction].head(8)
-            if len(group):
-                st.caption(direction)
-                st.image(  # one element for the row of pictures: fewer messages for the browser to apply
-                    [probe_thumbnail_png(int(k)) for k in group["probe position"]],
-                    width=56,
-                    caption=[f"{b} → {a}" for b, a in zip(group["before"], group["after"], strict=True)],
-                    output_format="PNG",
-                )
-    with moved:
-        st.vega_lite_chart(
-            spec=charts.class_changes_spec(ripple.class_changes(rip)),
-            key="ripple_chart",
-            alt="Bars: how each class's mean probability of its true class changed in this step.",
-        )
-    # Expanders that start closed and are rarely opened build their content only while open (opening one
-    # reruns the page once): a click on "Train one step" does not pay for what nobody looks at.
-    probe_box = st.expander("The probe set", key="probe_set_open", on_change="rerun")
-    if probe_box.open:
-        probe_box.image(probe_gallery_png(), output_format="PNG", alt="The 200 probe images, 20 per class, one class per row.")
-
-    st.markdown("**`net.W3._parameters` before the step**, as PyTorch prints it")
-    st.code(printout(step.w3_before, step.b3_before), language=None, wrap_lines=True)
-    st.markdown("**`net.W3._parameters` after the step**")
-    st.code(printout(step.w3_after, step.b3_after), language=None, wrap_lines=True)
-    export_box = st.expander("Homework export: this step's numbers as CSV and JSON", key="export_open", on_change="rerun")
-    if export_box.open:
-        export_box.code(export.SCHEMA, language=None)
-        formats = (("csv", "text/csv", export.step_csv), ("json", "application/json", export.step_json))
-        for column, (ext, mime, write) in zip(export_box.columns(2), formats, strict=True):
-            column.download_button(
-                f"Download {ext.upper()}",
-                data=lambda write=write: write(step),  # built when clicked, not on every rerun
-                file_name=f"fashionnet-step{r.number}.{ext}",
-                mime=mime,
-                on_click="ignore",
-                key=f"export_{ext}",
+@st.fragment(key="train_panel")
+def panel() -> None:
+    learner = st.session_state.learner
+    ref = st.session_state.selection
+    image, label = image_of(data, ref)
+    if note := report.lr_discrepancy(learner.settings):
+        st.info(note, icon=":material/menu_book:")
+    left, right = st.columns([1, 3], gap="medium", vertical_alignment="center")
+    with left:
+        show_image(data, ref, width=168)
+    with right:
+        st.markdown(f"**Now:** {report.prediction_sentence(learner.predict(image), label)}")
+        with st.container(horizontal=True, gap="small"):
+            st.button("Train one step", key="train_step", type="primary", on_click=train, icon=":material/play_arrow:")
+            st.button("Undo", key="undo_step", on_click=move, args=("undo",), disabled=learner.steps_taken == 0, icon=":material/undo:")
+            st.button(
+                "Redo",
+                key="redo_step",
+                on_click=move,
+                args=("redo",),
+                disabled=learner.steps_taken >= len(learner.history),
+                icon=":material/redo:",
             )
-    layers_box = st.expander("Bias of W3, and how much every layer moved", key="layers_open", on_change="rerun")
-    if layers_box.open:
-        fmt7 = st.column_config.NumberColumn(format="%+.7f")
-        layers_box.dataframe(
-            report.bias_change_frame(step), hide_index=True, key="bias_table", column_config={"before": fmt, "after": fmt, "change": fmt7}
+        st.caption(f"Steps taken: {learner.steps_taken} (history: {len(learner.history)})")
+    guess = st.toggle("Guess first", key="guess_first", help="Answer a few questions about the step before you take it.")
+    if guess:
+        with st.container(border=True):
+            st.markdown("**Before you press Train one step, guess:**")
+            for q in quiz.questions(learner.settings):
+                st.radio(q.text, q.options, index=None, horizontal=True, key=f"guess_{q.key}")
+            right, asked = st.session_state.get("quiz_score", (0, 0))
+            st.caption(f"Your score this session: {right} of {asked}.")
+    for m in st.session_state.pop("quiz_marks", []):
+        (st.success if m.right else st.error)(f"{m.question} You said **{m.answer}**: {'right' if m.right else 'wrong'}. {m.why}")
+    if message := st.session_state.pop("step_message", None):
+        st.warning(message, icon=":material/info:")
+
+    step = learner.last_report
+    if step is None:
+        st.subheader("W3 now")
+        st.code(printout(learner.net.W3.weight.detach(), learner.net.W3.bias.detach()), language=None, wrap_lines=True)
+    else:
+        r = step.record
+        if st.session_state.get("pin_on"):
+            i, j = int(st.session_state.pin_row), int(st.session_state.pin_col)
+            value, change, exact = report.pinned_entry(step, i, j)
+            st.metric(
+                f"Pinned: W3[{i}, {j}] after step {r.number}",
+                value,
+                change,
+                help=f"Exactly {exact}. Pin another entry in the sidebar's Presenter mode.",
+            )
+        st.subheader(f"Step {r.number}: what changed")
+        numbers = st.container(horizontal=True, gap="medium")  # one block for the three numbers: fewer elements per step
+        loss_change = f"{r.loss_after - r.loss_before:+.4f} (was {r.loss_before:.4f})"
+        numbers.metric("Loss", f"{r.loss_after:.4f}", loss_change, delta_color="inverse")
+        numbers.metric(
+            f"P({CLASSES[r.label]})",
+            report.percent(r.p_true_after),
+            f"{100 * (r.p_true_after - r.p_true_before):+.2f} points (was {report.percent(r.p_true_before)})",
         )
-        layers_box.dataframe(report.layer_updates_frame(step), hide_index=True, key="layers_table")
+        numbers.metric("W3 entries moved", f"{step.moved_share:.1%}")
+        st.info(report.first_entry_callout(step), icon=":material/arrow_forward:")
+        st.caption(report.moved_summary(step))
+        st.markdown(f"**Why:** {report.why_it_moved(step)}")
+
+        row, col = int(st.session_state.get("explain_row", 0)), int(st.session_state.get("explain_col", 0))
+        top = report.top_moves(step, 12)
+        heat, table = st.columns(2, gap="medium")
+        with heat:
+            st.markdown("**Change of every W3 entry**")
+            if st.toggle(
+                "Hover and click every entry",
+                key="w3_interactive",
+                help="An interactive chart instead of the picture: hover any entry for its numbers, click one to explain it. "
+                "It takes the browser about ten times longer to redraw after each step.",
+            ):
+                st.vega_lite_chart(
+                    spec=charts.w3_heatmap_spec(report.w3_change_frame(step), selectable=True),
+                    key="w3_heatmap",
+                    on_select=pick_entry,
+                    selection_mode="entry",
+                    alt="Heatmap of the change of all 4,096 entries of W3; the table beside it lists the largest.",
+                )
+            else:
+                st.image(
+                    layerviews.heatmap_png(step.w3_delta, (row, col)),
+                    caption=report.heatmap_caption(step, row, col),
+                    output_format="PNG",
+                    alt=f"Picture of the change of all 4,096 entries of W3, with W3[{row}, {col}] outlined.",
+                )
+        with table:
+            st.markdown("**Most-moved entries** (click a row to explain it)")
+            fmt = st.column_config.NumberColumn(format="%.6f")
+            key = f"moved_table_{r.number}"  # a new step starts with no row selected
+            st.dataframe(
+                top,
+                height=35 * 13 + 3,  # all 12 rows and the header, no inner scrolling
+                hide_index=True,
+                key=key,
+                on_select=functools.partial(pick_row, key, top),
+                selection_mode="single-row",
+                column_config={"before": fmt, "after": fmt, "change": st.column_config.NumberColumn(format="%+.7f")},
+            )
+
+        st.markdown("**Explain one entry**: click a row of the table (or a cell of the interactive chart), or choose its row and column.")
+        entry = st.container(horizontal=True, gap="small")
+        row = entry.number_input("Row i (layer-3 unit)", 0, 63, step=1, key="explain_row", width=220)
+        col = entry.number_input("Column j (layer-2 unit)", 0, 63, step=1, key="explain_col", width=220)
+        story = explain.entry_story(step, explain.signals(step, learner.settings), int(row), int(col))
+        st.dataframe(
+            story,
+            height=35 * (len(story) + 1) + 3,  # every line of the story, no inner scrolling
+            hide_index=True,
+            key="entry_story",
+            column_config={"value": st.column_config.NumberColumn(format="%.9g", help="9 significant digits: every 32-bit value exactly")},
+        )
+
+        st.subheader("What this step did to 200 other images")
+        probe = shared_probe()
+        rip = ripple.ripple(step, learner, probe)
+        acc, moved = st.columns([1, 2], gap="large")
+        with acc:
+            st.metric(
+                "Probe accuracy", report.percent(rip.accuracy_after), f"{100 * (rip.accuracy_after - rip.accuracy_before):+.1f} points"
+            )
+            st.caption(f"was {report.percent(rip.accuracy_before)}; 20 test images of each class, the same for everyone.")
+            flipped = ripple.flips(rip, probe)
+            st.markdown(f"**{len(flipped)} predictions flipped**" + (":" if len(flipped) else "."))
+            for direction in ("wrong → right", "right → wrong"):
+                group = flipped[flipped.direction == direction].head(8)
+                if len(group):
+                    st.caption(direction)
+                    st.image(  # one element for the row of pictures: fewer messages for the browser to apply
+                        [probe_thumbnail_png(int(k)) for k in group["probe position"]],
+                        width=56,
+                        caption=[f"{b} → {a}" for b, a in zip(group["before"], group["after"], strict=True)],
+                        output_format="PNG",
+                    )
+        with moved:
+            st.vega_lite_chart(
+                spec=charts.class_changes_spec(ripple.class_changes(rip)),
+                key="ripple_chart",
+                alt="Bars: how each class's mean probability of its true class changed in this step.",
+            )
+        # Expanders that start closed and are rarely opened build their content only while open (opening one
+        # reruns the page once): a click on "Train one step" does not pay for what nobody looks at.
+        probe_box = st.expander("The probe set", key="probe_set_open", on_change="rerun")
+        if probe_box.open:
+            probe_box.image(probe_gallery_png(), output_format="PNG", alt="The 200 probe images, 20 per class, one class per row.")
+
+        printouts = st.expander(
+            "`net.W3._parameters` before and after the step, as PyTorch prints them", key="printouts_open", on_change="rerun"
+        )
+        if printouts.open:
+            printouts.markdown("**Before the step**")
+            printouts.code(printout(step.w3_before, step.b3_before), language=None, wrap_lines=True)
+            printouts.markdown("**After the step**")
+            printouts.code(printout(step.w3_after, step.b3_after), language=None, wrap_lines=True)
+        export_box = st.expander("Homework export: this step's numbers as CSV and JSON", key="export_open", on_change="rerun")
+        if export_box.open:
+            export_box.code(export.SCHEMA, language=None)
+            formats = (("csv", "text/csv", export.step_csv), ("json", "application/json", export.step_json))
+            for column, (ext, mime, write) in zip(export_box.columns(2), formats, strict=True):
+                column.download_button(
+                    f"Download {ext.upper()}",
+                    data=lambda write=write: write(step),  # built when clicked, not on every rerun
+                    file_name=f"fashionnet-step{r.number}.{ext}",
+                    mime=mime,
+                    on_click="ignore",
+                    key=f"export_{ext}",
+                )
+        layers_box = st.expander("Bias of W3, and how much every layer moved", key="layers_open", on_change="rerun")
+        if layers_box.open:
+            fmt7 = st.column_config.NumberColumn(format="%+.7f")
+            layers_box.dataframe(
+                report.bias_change_frame(step),
+                hide_index=True,
+                key="bias_table",
+                column_config={"before": fmt, "after": fmt, "change": fmt7},
+            )
+            layers_box.dataframe(report.layer_updates_frame(step), hide_index=True, key="layers_table")
+
+
+panel()

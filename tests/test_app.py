@@ -43,6 +43,13 @@ def frame_with(at: AppTest, *columns: str):
     return frame
 
 
+def whole_page(at: AppTest) -> AppTest:
+    """Train, Undo and Redo rerun only the Train page's panel and the sidebar's live parts (fragments). AppTest
+    keeps only the elements of its last run, while a browser keeps showing the rest: a plain rerun brings the
+    whole page back into AppTest's tree before a test reaches for a widget outside those fragments."""
+    return at.run()
+
+
 def train_page(at: AppTest) -> AppTest:
     at.switch_page("pages/train.py").run()
     assert not at.exception
@@ -89,6 +96,7 @@ def test_train_one_step_shows_the_learners_numbers_and_undo_restores(at):
     at.number_input(key="pick_index").set_value(0).run()
     train_page(at)
     initial = at.code[0].value
+    at.session_state["printouts_open"] = True  # the printouts' expander, built only while open: as a learner opens it
     at.button(key="train_step").click().run()
     assert not at.exception
     learner = at.session_state.learner
@@ -107,8 +115,15 @@ def test_train_one_step_shows_the_learners_numbers_and_undo_restores(at):
     expected = report.top_moves(step, 12)
     assert moved[["row", "column"]].values.tolist() == expected[["row", "column"]].values.tolist()
     assert moved["change"].tolist() == expected["change"].tolist()
+    picture = at.get("imgs")
+    assert any("The box marks W3[0, 0]" in c for img in picture for c in img.proto.imgs[0].caption.split("\n")) or any(
+        "The box marks W3[0, 0]" in cap for img in at.get("image") for cap in img.captions
+    )
+    at.toggle(key="w3_interactive").set_value(True).run()  # the interactive chart: every entry's numbers
     heat = chart_rows(at, 0)
     assert len(heat) == 4096
+    after = {(r["row"], r["column"]): r["after"] for r in heat}
+    assert all(after[i, j] == float(step.w3_after[i, j]) for i in range(64) for j in range(64))
     # Undo puts W3 back, exactly.
     at.button(key="undo_step").click().run()
     assert at.session_state.learner.steps_taken == 0
@@ -132,18 +147,18 @@ def test_selection_carries_over_between_pages(at, real_data):
 def test_sidebar_settings_start_a_fresh_model_after_saying_so(at):
     train_page(at)
     at.button(key="train_step").click().run()
-    assert "history point: **1** of 1" in at.sidebar.markdown[1].value
-    at.selectbox(key="cfg_preset").select("Modern").run()
+    assert "history point: **1** of 1" in at.sidebar.markdown[0].value  # the sidebar's live part, rerun with the step
+    whole_page(at).selectbox(key="cfg_preset").select("Modern").run()
     assert at.session_state.learner.settings == LESSON  # nothing changes until applied
     assert any("starts a fresh model" in w.value and "the 1 steps" in w.value for w in at.sidebar.warning)
     at.button(key="apply_settings").click().run()
     assert at.session_state.learner.settings == MODERN
     assert at.session_state.learner.steps_taken == 0
-    assert "**Modern** preset" in at.sidebar.markdown[1].value
+    assert "**Modern** preset" in at.sidebar.markdown[0].value
     at.number_input(key="cfg_lr").set_value(0.0005).run()
     assert at.selectbox(key="cfg_preset").value == "Custom"
     at.button(key="train_step").click().run()
-    at.button(key="reset").click().run()
+    whole_page(at).button(key="reset").click().run()
     assert at.session_state.learner.steps_taken == 0
     assert at.session_state.learner.settings == MODERN
 
@@ -156,7 +171,7 @@ def test_a_step_that_blows_up_is_refused_in_the_page(at):
     at.button(key="apply_settings").click().run()
     assert at.session_state.learner.settings == replace(MODERN, optimizer="sgd", lr=1e6)
     for i in range(3):
-        at.number_input(key="pick_index").set_value(i).run()
+        whole_page(at).number_input(key="pick_index").set_value(i).run()
         at.button(key="train_step").click().run()
     assert not at.exception
     assert any("would have made the loss, some weights or the optimizer" in w.value for w in at.warning)
@@ -279,7 +294,7 @@ def test_ripple_on_the_train_page(at, real_data):
     rip = ripple.ripple(learner.last_report, learner, ripple.probe_set(real_data))
     probe_metric = next(m for m in at.metric if m.label == "Probe accuracy")
     assert probe_metric.value == f"{100 * rip.accuracy_after:.1f}\u00a0%"
-    rows = chart_rows(at, 1)  # the heatmap is chart 0, the ripple chart 1
+    rows = chart_rows(at, 0)  # W3's change is a picture: the ripple chart is the page's only chart
     assert [r["class"] for r in rows] == list(CLASSES)
     assert [r["change"] for r in rows] == pytest.approx(ripple.class_changes(rip)["change"].tolist(), abs=1e-12)
 
@@ -301,12 +316,13 @@ def test_save_and_resume_in_the_sidebar(at, real_data):
 
     train_page(at)
     for i in range(3):
-        at.number_input(key="pick_index").set_value(i).run()
+        whole_page(at).number_input(key="pick_index").set_value(i).run()
         at.button(key="train_step").click().run()
     learner = at.session_state.learner
     data = progress.dumps(learner)
     other = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60).run()
-    other.file_uploader(key="load_progress_0").set_value(("mine.safetensors", data, "application/octet-stream")).run()
+    other.session_state["save_open"] = True  # "Save and resume" is built only while open, as a learner opens it
+    other.run().file_uploader(key="load_progress_0").set_value(("mine.safetensors", data, "application/octet-stream")).run()
     assert not other.exception
     resumed = other.session_state.learner
     assert resumed.steps_taken == 3
@@ -328,9 +344,9 @@ def test_a_link_replays_the_exact_weights(real_data):
     at.button(key="apply_settings").click().run()
     train_page(at)
     for i in (0, 5, 9):
-        at.number_input(key="pick_index").set_value(i).run()
+        whole_page(at).number_input(key="pick_index").set_value(i).run()
         at.button(key="train_step").click().run()
-    at.radio(key="pick_split").set_value("test").run()
+    whole_page(at).radio(key="pick_split").set_value("test").run()
     at.number_input(key="pick_index").set_value(3).run()
     at.button(key="train_step").click().run()
     at.button(key="train_step").click().run()
@@ -381,7 +397,7 @@ def test_presenter_mode_and_a_pinned_entry_from_the_link(real_data):
     assert pinned.delta.startswith(f"{float(step.w3_delta[3, 40]):+.7f}")
     flat = {k: v[-1] if isinstance(v, list) else v for k, v in at.query_params.items()}
     assert flat["present"] == "1" and flat["pin"] == "3,40"
-    at.toggle(key="presenter").set_value(False).run()
+    whole_page(at).toggle(key="presenter").set_value(False).run()
     assert "present" not in at.query_params
     bad = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
     bad.query_params["pin"] = "99,-1"

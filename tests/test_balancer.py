@@ -17,6 +17,7 @@ import sys
 from dataclasses import dataclass
 
 import pytest
+from test_browser import printouts
 
 from browser_support import REPO_ROOT, missing_browser_reason, rerun_and_wait, wait_for_app
 
@@ -86,12 +87,12 @@ def train_step(page) -> None:
 def numbers(page) -> dict[str, str]:
     """What the Train page shows of the newest step: the loss, P(true class), and W3 after, as PyTorch prints it."""
     metric = page.locator("[data-testid=stMain] [data-testid=stMetric]")
-    code = page.locator("[data-testid=stMain] [data-testid=stCode] code").all_inner_texts()
+    shown = printouts(page)  # opens the printouts' expander first
     return {
         "steps": str(steps_shown(page)),
         "loss": metric.filter(has_text="Loss").locator("[data-testid=stMetricValue]").inner_text().strip(),
         "p_true": metric.nth(1).locator("[data-testid=stMetricValue]").inner_text().strip(),
-        "w3_after": [t for t in code if t.strip().startswith("{'weight': Parameter containing:")][-1],
+        "w3_after": shown[-1],
     }
 
 

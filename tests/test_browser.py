@@ -38,7 +38,8 @@ CODE = "[data-testid=stMain] [data-testid=stCode] code"
 PROBS_CHART = "[data-testid=stVegaLiteChart][aria-label^='Bar chart of the ten class probabilities']"
 # Streamlit 1.67 puts `st-key-<key>` classes only on widgets, not on st.altair_chart/st.dataframe, so the
 # heatmap is found by its alt text and the moved table by the column it sits in.
-HEATMAP = "[data-testid=stVegaLiteChart][aria-label^='Heatmap of the change']"
+HEATMAP = "[data-testid=stVegaLiteChart][aria-label^='Heatmap of the change']"  # the interactive chart (a switch)
+PICTURE = "img[alt^='Picture of the change of all 4,096 entries']"  # W3's change as the Train page first shows it
 
 
 # --- fixtures ------------------------------------------------------------------------------------------
@@ -117,8 +118,17 @@ def caption(page) -> str:
 
 
 def printouts(page) -> list[str]:
-    """W3 as PyTorch prints it, every time the main area shows it (other code blocks are left out)."""
-    return [t.strip() for t in page.locator(CODE).all_inner_texts() if t.strip().startswith("{'weight': Parameter containing:")]
+    """W3 as PyTorch prints it, every time the main area shows it (other code blocks are left out).
+
+    After a step the Train page keeps the printouts in an expander that is built only while open: it is
+    opened first. The Train page always shows W3 one way or the other, so an empty list is a failure."""
+    summary = page.locator("[data-testid=stMain] [data-testid=stExpander] summary", has_text="before and after the step")
+    if summary.count() and not summary.evaluate("el => el.closest('details').open"):
+        rerun_and_wait(page, summary.click)
+        page.locator("[data-testid=stMain] [data-testid=stExpander] [data-testid=stCode] code").first.wait_for()
+    shown = [t.strip() for t in page.locator(CODE).all_inner_texts() if t.strip().startswith("{'weight': Parameter containing:")]
+    assert shown, "the page shows no printout of W3"
+    return shown
 
 
 def sidebar_steps(page) -> str:
@@ -208,6 +218,20 @@ def heatmap_drawn(page) -> bool:
     return chart.locator("svg.marks [aria-roledescription=rect]").count() == 64 * 64
 
 
+def picture_drawn(page) -> bool:
+    """True when the picture of W3's change is loaded and shows many colours (drawn onto a canvas to look)."""
+    picture = page.locator(PICTURE)
+    picture.wait_for()
+    return picture.evaluate(
+        """async img => { await img.decode(); if (!img.naturalWidth) return false;
+                         const c = document.createElement('canvas'); c.width = img.naturalWidth; c.height = img.naturalHeight;
+                         const g = c.getContext('2d'); g.drawImage(img, 0, 0);
+                         const d = g.getImageData(0, 0, c.width, c.height).data; const seen = new Set();
+                         for (let i = 0; i < d.length; i += 4) if (d[i + 3]) seen.add(d[i] << 16 | d[i+1] << 8 | d[i+2]);
+                         return seen.size > 20; }"""
+    )
+
+
 # --- the lesson, end to end ----------------------------------------------------------------------------
 
 
@@ -250,7 +274,7 @@ def test_walk_the_lesson(server, pages):
 
     train_step(page)
     assert page.locator("[data-testid=stMain] h3", has_text="Step 1: what changed").count() == 1
-    assert heatmap_drawn(page), "the W3 heatmap is empty"
+    assert picture_drawn(page), "the picture of W3's change is empty"
     table = moved_table(page)
     table.wait_for()
     assert table.bounding_box()["height"] > 100, "the moved-entries table is not drawn"
@@ -470,7 +494,7 @@ def test_screenshots(server, pages, theme):
         assert heading(page) == "Train one step"
         saved += shoot(page, folder, f"train-before-{size}-{theme}")
         train_step(page)
-        assert heatmap_drawn(page)
+        assert picture_drawn(page)
         saved += shoot(page, folder, f"train-after-{size}-{theme}")
         go_to(page, "Why it moved")
         saved += shoot(page, folder, f"why-{size}-{theme}")
@@ -497,22 +521,40 @@ def test_screenshots(server, pages, theme):
 # --- explain one entry ------------------------------------------------------------------------------------
 
 
-def test_click_a_heatmap_cell_to_explain_it(server, pages):
+def test_click_a_table_row_or_a_chart_cell_to_explain_it(server, pages, real_data):
+    from fashionnet import report
+    from fashionnet.learner import Learner
+
     page, log = pages.open(server.url("/train"))
     train_step(page)
+    third = report.top_moves(Learner().train_step(*real_data.image("train", 0)), 12).iloc[2]  # the same step, here
+    assert picture_drawn(page)
+    story = page.locator("[data-testid=stDataFrame]", has_text="quantity")
+    # A row of the most-moved table: its row marker (the grid's first column). The third row is entry k = 2.
+    learner_rows = moved_table(page)
+    learner_rows.scroll_into_view_if_needed()
+    box = learner_rows.bounding_box()
+    rerun_and_wait(page, lambda: page.mouse.click(box["x"] + 12, box["y"] + 35 + 35 * 2.5))  # header, two rows, half a row
+    row = int(page.locator(".st-key-explain_row input").input_value())
+    col = int(page.locator(".st-key-explain_col input").input_value())
+    page.get_by_text(f"W3[{row}, {col}] before the step").wait_for(state="attached")  # glide draws cells on a canvas
+    shown = page.locator(PICTURE).get_attribute("alt")
+    assert f"W3[{row}, {col}] outlined" in shown, f"the picture does not mark the explained entry: {shown!r}"
+    assert (row, col) == (int(third["row"]), int(third["column"])), "the explained entry is not the table's third row"
+
+    # The interactive chart: switched on, a click on a cell explains that entry.
+    rerun_and_wait(page, lambda: page.locator(".st-key-w3_interactive label").click())
     assert heatmap_drawn(page)
     chart = page.locator(HEATMAP)
     chart.scroll_into_view_if_needed()
     box = chart.locator("canvas, svg").first.bounding_box()
     # The plot area sits left of the legend: a point a third of the way across and down is a cell.
     rerun_and_wait(page, lambda: page.mouse.click(box["x"] + box["width"] * 0.35, box["y"] + box["height"] * 0.35))
-    row = int(page.locator(".st-key-explain_row input").input_value())
-    col = int(page.locator(".st-key-explain_col input").input_value())
-    assert (row, col) != (0, 0), "clicking the heatmap did not pick an entry"
-    story = page.locator("[data-testid=stDataFrame]", has_text="quantity")
+    picked = int(page.locator(".st-key-explain_row input").input_value()), int(page.locator(".st-key-explain_col input").input_value())
+    assert picked != (row, col) and picked != (0, 0), f"clicking the chart did not pick another entry: {picked}"
     story.scroll_into_view_if_needed()
     # The story names the clicked entry and ends in the change; Adam's first step: about ±lr.
-    page.get_by_text(f"W3[{row}, {col}] before the step").wait_for(state="attached")  # glide draws cells on a canvas
+    page.get_by_text(f"W3[{picked[0]}, {picked[1]}] before the step").wait_for(state="attached")
     assert_no_exception(page, "explain one entry")
     log.assert_clean("explain one entry")
 
@@ -592,10 +634,11 @@ def test_lesson_walkthrough_and_presenter_mode(server, pages):
 
 
 def open_sidebar_section(page, title: str) -> None:
-    """Open a sidebar expander (a click on an open one would close it)."""
+    """Open a sidebar expander (a click on an open one would close it). "Share this state" and "Save and
+    resume" are built only while open: opening one reruns the sidebar's fragment, which is waited for."""
     details = page.locator("[data-testid=stSidebar] [data-testid=stExpander] details", has_text=title)
     if details.get_attribute("open") is None:
-        details.locator("summary").click()
+        rerun_and_wait(page, details.locator("summary").click)
 
 
 def test_download_progress_and_resume_in_another_browser(server, pages, tmp_path):

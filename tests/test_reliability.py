@@ -342,6 +342,7 @@ def test_the_train_page_refuses_a_blow_up_and_keeps_everything(real_data):
     assert at.session_state.learner.steps_taken == 1
     learner = at.session_state.learner
     state, history, query = learner_state(learner), list(learner.history), flat_query(at)
+    at.run()  # the whole page back in AppTest's tree: the step reran only the Train panel and the live sidebar
     at.number_input(key="pick_index").set_value(1).run()
     at.button(key="train_step").click().run()
     assert_no_exception(at)
@@ -544,7 +545,13 @@ def session_with_progress() -> AppTest:
     """A learner two steps in, on test image 3 (on the Predict page, the lightest to draw)."""
     at = open_app(None, {"split": "test", "index": "3", "steps": "t0.t1", "opt": "sgd", "lr": "0.1"})
     assert at.session_state.learner.steps_taken == 2
-    return at
+    return open_save_and_resume(at)
+
+
+def open_save_and_resume(at: AppTest) -> AppTest:
+    """Open the sidebar's "Save and resume" (built only while open), as a learner does before uploading."""
+    at.session_state["save_open"] = True
+    return at.run()
 
 
 def snapshot(at: AppTest) -> dict:
@@ -630,7 +637,7 @@ def test_image_references_that_are_not_this_servers_images_do_not_go_into_links(
 def test_the_upload_limit_is_small_and_a_full_progress_file_fits_it(real_data):
     config = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text())
     assert config["server"]["maxUploadSize"] == 5  # MB
-    assert open_app(None).file_uploader(key="load_progress_0").proto.max_upload_size_mb == 5
+    assert open_save_and_resume(open_app(None)).file_uploader(key="load_progress_0").proto.max_upload_size_mb == 5
     assert progress.MAX_BYTES <= 5 * 1024 * 1024
     # The largest history a file may hold, with the longest numbers a step can record, still fits.
     learner = Learner(MODERN)
@@ -938,7 +945,7 @@ def test_a_session_started_from_a_link_with_steps_says_it_was_rebuilt(real_data)
 
 @pytest.mark.realdata
 def test_the_app_says_how_to_keep_progress_before_closing(real_data):
-    at = open_app(None)
+    at = open_save_and_resume(open_app(None))
     caption = " ".join(c.value for c in at.sidebar.caption)
     assert "kept in this tab's address" in caption and "rebuilds them, even after the server restarts" in caption
     assert "download it before you close the tab" in caption
@@ -948,6 +955,9 @@ def test_the_app_says_how_to_keep_progress_before_closing(real_data):
     assert long.session_state.learner.steps_taken == MAX_LINK_STEPS
     long.session_state.learner.train_step(*real_data.image("train", 1))  # one more than a link holds
     long.run()
+    (save,) = [e for e in long.sidebar.expander if e.label == "Save and resume"]
+    assert save.proto.icon == ":material/warning:"  # said on the closed section too
+    open_save_and_resume(long)
     assert [w.value for w in long.sidebar.warning if "address cannot hold" in w.value] == [
         "The address cannot hold your whole history: download your progress before you close this tab."
     ]

@@ -74,23 +74,17 @@ def run() -> None:
             ],
         }
     )
-    # Widgets change state in callbacks, before this run: the link made here is already up to date.
-    learner: Learner = st.session_state.learner
-    wanted, link_notice = link_params(st.session_state.selection, learner.settings, learner.history[: learner.cursor])
-    if page.url_path == "lesson":
-        wanted["lesson"] = str(st.session_state.get("lesson_step", 0))
+    st.session_state.page_path = page.url_path  # the live sidebar adds the lesson page's step to the link
     if st.session_state.get("presenter"):
-        wanted["present"] = "1"
         st.html(PRESENTER_CSS)
-    if st.session_state.get("pin_on"):
-        wanted["pin"] = f"{st.session_state.pin_row},{st.session_state.pin_col}"
-    if st.query_params.to_dict() != wanted:  # keep the address bar a link to exactly what the learner sees
-        st.query_params.from_dict(wanted)
-    _sidebar(data, urlencode(wanted), link_notice)
-    if data.notice:
-        st.warning(data.notice, icon=":material/dataset:")
-    for notice in st.session_state.pop("url_notices", []):
-        st.info(notice, icon=":material/link:")
+    _sidebar(data)
+    # The notices sit in one container that is always there, so every page's elements keep their places
+    # (a fragment is found again by its place on the page: a shifting page would leave stale copies).
+    with st.container():
+        if data.notice:
+            st.warning(data.notice, icon=":material/dataset:")
+        for notice in st.session_state.pop("url_notices", []):
+            st.info(notice, icon=":material/link:")
     token = _ROUTING.set(True)
     try:
         page.run()
@@ -193,21 +187,36 @@ def _load_progress(key: str) -> None:
     _load_settings_fields(learner.settings)
     st.session_state.uploads = st.session_state.get("uploads", 0) + 1  # a fresh, empty uploader
     st.session_state.progress_message = ("success", f"Loaded {_code(upload.name)}: step {learner.steps_taken} of {len(learner.history)}.")
+    st.rerun()  # a new model: the whole app, not only the sidebar's fragment the uploader sits in
 
 
-def _sidebar(data: FashionData, query: str, link_notice: str | None) -> None:
-    learner: Learner = st.session_state.learner
-    s = learner.settings
-    sel: ImageRef = st.session_state.selection
+# The sidebar's parts that change with every step are fragments: a page's own fragment (the Train page's
+# panel) reruns them along with itself after a step, without rerunning the whole app (docs/performance.md).
+LIVE_FRAGMENTS = ("live_status", "live_share")
+
+
+def rerun_live(*page_fragments: str) -> None:
+    """From a widget callback: rerun these fragments of the page and the sidebar's live parts, not the app."""
+    st.rerun([*page_fragments, *LIVE_FRAGMENTS])
+
+
+def _wanted() -> tuple[dict[str, str], str | None]:
+    """The address bar's parameters for what the learner has now, and a notice when the steps cannot travel."""
+    ss = st.session_state
+    learner: Learner = ss.learner
+    wanted, link_notice = link_params(ss.selection, learner.settings, learner.history[: learner.cursor])
+    if ss.get("page_path") == "lesson":
+        wanted["lesson"] = str(ss.get("lesson_step", 0))
+    if ss.get("presenter"):
+        wanted["present"] = "1"
+    if ss.get("pin_on"):
+        wanted["pin"] = f"{ss.pin_row},{ss.pin_col}"
+    return wanted, link_notice
+
+
+def _sidebar(data: FashionData) -> None:
     with st.sidebar:
-        st.markdown("### Your model")
-        st.markdown(
-            f"**{cfg.preset_name(s)}** preset · seed **{s.seed}**  \n"
-            f"{s.activation} · inputs {'0–1' if s.scale_inputs else '0–255 (raw)'}  \n"
-            f"{'Adam' if s.optimizer == 'adam' else 'SGD'} · lr **{s.lr:g}**  \n"
-            f"history point: **{learner.cursor}** of {len(learner.history)}  \n"
-            + ("image: your photo" if sel.split == "photo" else f"image: {sel.split} #{sel.index}")
-        )
+        _live_status()
         st.button(
             "Reset to the seed",
             key="reset",
@@ -215,63 +224,104 @@ def _sidebar(data: FashionData, query: str, link_notice: str | None) -> None:
             on_click=_reset,
             help="A fresh model from the seed; the steps taken are discarded.",
         )
-        with st.expander("Settings", icon=":material/tune:"):
-            st.selectbox("Preset", [*cfg.PRESETS, "Custom"], key="cfg_preset", on_change=_preset_chosen)
-            st.number_input("Seed", 0, cfg.MAX_SEED, step=1, key="cfg_seed", on_change=_field_changed)
-            st.selectbox("Activation", cfg.ACTIVATIONS, key="cfg_activation", on_change=_field_changed)
-            st.toggle("Scale inputs to 0–1", key="cfg_scale", on_change=_field_changed)
-            st.selectbox(
-                "Optimizer", cfg.OPTIMIZERS, key="cfg_optimizer", format_func={"adam": "Adam", "sgd": "SGD"}.get, on_change=_field_changed
-            )
-            st.number_input(
-                "Learning rate", cfg.LR_RANGE[0], cfg.LR_RANGE[1], step=0.0005, format="%g", key="cfg_lr", on_change=_field_changed
-            )
-            if error := st.session_state.pop("settings_error", None):
-                st.error(error)
-            if _pending_settings() != s:
-                seed, steps = int(st.session_state.cfg_seed), learner.steps_taken
-                st.warning(f"Applying starts a fresh model from seed {seed}; the {steps} steps taken are discarded.")
-                st.button("Apply: start a fresh model", key="apply_settings", type="primary", on_click=_apply_settings)
-        with st.expander("Presenter mode", icon=":material/co_present:", expanded=bool(st.session_state.get("presenter"))):
-            st.toggle("Presenter mode", key="presenter", help="Larger type and less chrome, for projecting in class.")
-            st.toggle("Pin one W3 entry", key="pin_on", help="The Train page then shows this entry large, step after step.")
-            if st.session_state.get("pin_on"):
-                c1, c2 = st.columns(2)
-                c1.number_input("Row", 0, 63, step=1, key="pin_row")
-                c2.number_input("Column", 0, 63, step=1, key="pin_col")
-        with st.expander("Share this state", icon=":material/link:"):
-            st.caption("This link rebuilds your exact weights in any browser: settings, image and every step.")
-            st.code((st.context.url or "").split("?")[0] + (f"?{query}" if query else ""), language=None, wrap_lines=True)
-            if link_notice:
-                st.warning(link_notice)
-        # The expander's icon turns to a warning when the address bar cannot rebuild the history.
-        with st.expander("Save and resume", icon=":material/warning:" if link_notice else ":material/save:"):
-            st.caption(
-                "Your settings, image and steps are kept in this tab's address: a reload, or the link under **Share this "
-                "state**, rebuilds them, even after the server restarts. A progress file keeps everything (undone steps "
-                "too): download it before you close the tab."
-            )
-            if link_notice:
-                st.warning("The address cannot hold your whole history: download your progress before you close this tab.")
-            if len(learner.history) > progress.MAX_STEPS:
-                st.warning(
-                    f"A progress file holds at most {progress.MAX_STEPS:,} steps; you have {len(learner.history):,}, "
-                    "so this one could not be loaded back."
-                )
-            st.download_button(
-                "Download progress",
-                data=lambda: progress.dumps(learner),  # built when clicked, not on every rerun
-                file_name=f"fashionnet-progress-step{learner.steps_taken}.safetensors",
-                mime="application/octet-stream",
-                on_click="ignore",
-                key="save_progress",
-                icon=":material/download:",
-            )
-            key = f"load_progress_{st.session_state.get('uploads', 0)}"
-            st.file_uploader("Resume from a progress file", key=key, on_change=_load_progress, args=(key,), max_upload_size=5)
-            if message := st.session_state.pop("progress_message", None):
-                (st.success if message[0] == "success" else st.error)(message[1])
+        _settings_box()
+        _presenter_box()
+        _live_share()
         st.caption(
             f"Data: {'full Fashion-MNIST' if data.source == 'full' else 'bundled sample'} "
             f"({data.size('train'):,} train / {data.size('test'):,} test), {len(CLASSES)} classes."
         )
+
+
+@st.fragment(key="live_status")
+def _live_status() -> None:
+    """The model's summary, and the address bar kept a link to exactly what the learner sees."""
+    learner: Learner = st.session_state.learner
+    s = learner.settings
+    sel: ImageRef = st.session_state.selection
+    # Widgets change state in callbacks, before this run: the link made here is already up to date.
+    wanted, _ = _wanted()
+    if st.query_params.to_dict() != wanted:
+        st.query_params.from_dict(wanted)
+    st.markdown(
+        "### Your model\n"
+        f"**{cfg.preset_name(s)}** preset · seed **{s.seed}**  \n"
+        f"{s.activation} · inputs {'0–1' if s.scale_inputs else '0–255 (raw)'}  \n"
+        f"{'Adam' if s.optimizer == 'adam' else 'SGD'} · lr **{s.lr:g}**  \n"
+        f"history point: **{learner.cursor}** of {len(learner.history)}  \n"
+        + ("image: your photo" if sel.split == "photo" else f"image: {sel.split} #{sel.index}")
+    )
+
+
+def _settings_box() -> None:
+    learner: Learner = st.session_state.learner
+    s = learner.settings
+    with st.expander("Settings", icon=":material/tune:"):
+        st.selectbox("Preset", [*cfg.PRESETS, "Custom"], key="cfg_preset", on_change=_preset_chosen)
+        st.number_input("Seed", 0, cfg.MAX_SEED, step=1, key="cfg_seed", on_change=_field_changed)
+        st.selectbox("Activation", cfg.ACTIVATIONS, key="cfg_activation", on_change=_field_changed)
+        st.toggle("Scale inputs to 0–1", key="cfg_scale", on_change=_field_changed)
+        st.selectbox(
+            "Optimizer", cfg.OPTIMIZERS, key="cfg_optimizer", format_func={"adam": "Adam", "sgd": "SGD"}.get, on_change=_field_changed
+        )
+        st.number_input("Learning rate", cfg.LR_RANGE[0], cfg.LR_RANGE[1], step=0.0005, format="%g", key="cfg_lr", on_change=_field_changed)
+        if error := st.session_state.pop("settings_error", None):
+            st.error(error)
+        if _pending_settings() != s:
+            seed, steps = int(st.session_state.cfg_seed), learner.steps_taken
+            st.warning(f"Applying starts a fresh model from seed {seed}; the {steps} steps taken are discarded.")
+            st.button("Apply: start a fresh model", key="apply_settings", type="primary", on_click=_apply_settings)
+
+
+def _presenter_box() -> None:
+    with st.expander("Presenter mode", icon=":material/co_present:", expanded=bool(st.session_state.get("presenter"))):
+        st.toggle("Presenter mode", key="presenter", help="Larger type and less chrome, for projecting in class.")
+        st.toggle("Pin one W3 entry", key="pin_on", help="The Train page then shows this entry large, step after step.")
+        if st.session_state.get("pin_on"):
+            c1, c2 = st.columns(2)
+            c1.number_input("Row", 0, 63, step=1, key="pin_row")
+            c2.number_input("Column", 0, 63, step=1, key="pin_col")
+
+
+@st.fragment(key="live_share")
+def _live_share() -> None:
+    """Share and save: the link and the progress file change with every step."""
+    learner: Learner = st.session_state.learner
+    wanted, link_notice = _wanted()
+    query = urlencode(wanted)
+    # Both are built only while open (opening one reruns this fragment): a step does not resend what nobody looks at.
+    share = st.expander("Share this state", icon=":material/link:", key="share_open", on_change="rerun")
+    if share.open:
+        share.caption("This link rebuilds your exact weights in any browser: settings, image and every step.")
+        share.code((st.context.url or "").split("?")[0] + (f"?{query}" if query else ""), language=None, wrap_lines=True)
+        if link_notice:
+            share.warning(link_notice)
+    # The expander's icon turns to a warning when the address bar cannot rebuild the history.
+    icon = ":material/warning:" if link_notice else ":material/save:"
+    save = st.expander("Save and resume", icon=icon, key="save_open", on_change="rerun")
+    if save.open:
+        save.caption(
+            "Your settings, image and steps are kept in this tab's address: a reload, or the link under **Share this "
+            "state**, rebuilds them, even after the server restarts. A progress file keeps everything (undone steps "
+            "too): download it before you close the tab."
+        )
+        if link_notice:
+            save.warning("The address cannot hold your whole history: download your progress before you close this tab.")
+        if len(learner.history) > progress.MAX_STEPS:
+            save.warning(
+                f"A progress file holds at most {progress.MAX_STEPS:,} steps; you have {len(learner.history):,}, "
+                "so this one could not be loaded back."
+            )
+        save.download_button(
+            "Download progress",
+            data=lambda: progress.dumps(learner),  # built when clicked, not on every rerun
+            file_name=f"fashionnet-progress-step{learner.steps_taken}.safetensors",
+            mime="application/octet-stream",
+            on_click="ignore",
+            key="save_progress",
+            icon=":material/download:",
+        )
+        key = f"load_progress_{st.session_state.get('uploads', 0)}"
+        save.file_uploader("Resume from a progress file", key=key, on_change=_load_progress, args=(key,), max_upload_size=5)
+        if message := st.session_state.pop("progress_message", None):
+            (save.success if message[0] == "success" else save.error)(message[1])

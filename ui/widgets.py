@@ -105,4 +105,11 @@ def show_image(data: FashionData, ref: ImageRef, width: int = 280) -> None:
     else:
         caption = f"{'Training' if ref.split == 'train' else 'Test'} image #{ref.index}: {CLASSES[label]}"
         alt = f"Fashion-MNIST {ref.split} image {ref.index}, a greyscale 28 by 28 picture of {with_article(label)}"
-    st.image(image_png(image), width=width, caption=caption, output_format="PNG", alt=alt)  # PNG: JPEG would blur the pixels
+    png = image_png(image) if ref.split == PHOTO.split else _dataset_png(data, ref.split, ref.index)
+    st.image(png, width=width, caption=caption, output_format="PNG", alt=alt)  # PNG: JPEG would blur the pixels
+
+
+@st.cache_resource(show_spinner=False, max_entries=2048)
+def _dataset_png(_data: FashionData, split: str, index: int) -> bytes:
+    """A dataset image's PNG, encoded once per process (the dataset is the same for every learner)."""
+    return image_png(_data.image(split, index)[0])
