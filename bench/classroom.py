@@ -202,7 +202,7 @@ def heatmap_after(run: Run):
     import numpy as np
     import pyarrow as pa
 
-    tables = [pa.ipc.open_stream(t.data).read_all() for t in elements(run, "arrow_data_frame") if t.data]
+    tables = [pa.ipc.open_stream(t.arrow_data.data).read_all() for t in elements(run, "dataframe") if t.arrow_data.data]
     for chart in elements(run, "vega_lite_chart"):
         tables += [pa.ipc.open_stream(d.data.data).read_all() for d in chart.datasets]
         if chart.data.data:
