@@ -93,7 +93,8 @@ def main() -> None:
         fresh.undo()
         undo.append(time.perf_counter() - t0)
         fresh.redo()
-    for target in (1, 63, 100, 150, 199, 0, 127):
+    gap = fresh.keyframe_every  # the points just before each keyframe, from the end: the most replayed steps
+    for target in (1, 63, 100, 150, 199, 0, 127, *(t for k in range(gap, 201, gap) for t in (k - 1, 199))):
         t0 = time.perf_counter()
         fresh.goto(target)
         jumps.append(time.perf_counter() - t0)
