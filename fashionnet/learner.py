@@ -229,7 +229,7 @@ class _OptimizerPlan:
     """Where each entry of the optimizer's state goes in a snapshot (see :class:`_Snapshot`), and the live
     tensors to copy from, flattened (views: the optimizer updates them in place, so they stay current)."""
 
-    key: tuple[int, int]  # (the learner's state epoch, how many parameters have state) it was made for
+    key: tuple[int, int]  # (the learner's state epoch, how many state entries there were) it was made for
     layout: tuple[tuple[tuple[str, str, int, object], ...], ...]
     flat: tuple[torch.Tensor, ...]  # the live float32 tensors, flattened, in layout order
     scalars: tuple[tuple[object, bool], ...]  # the live 0-dim tensors (True) and other values (False), in layout order
@@ -408,7 +408,7 @@ class Learner:
         # is a step's own, shared with nothing), instead of a new one.
         spare = self._undo_slot[1].buffers if self._undo_slot is not None and self._undo_slot[1] is self._recyclable else None
         before = self._snapshot(params, into=spare)
-        w3_state_before = {k: v.clone() for k, v in self.optimizer.state[self.net.W3.weight].items()}
+        w3_state_before = {k: v.clone() for k, v in self.optimizer.state.get(self.net.W3.weight, {}).items()}
         w3_before, b3_before = before.params["W3.weight"], before.params["W3.bias"]
         logits, loss = self._step(x, y, self.settings.lr)
         w3_grad = self.net.W3.weight.grad.detach().clone()
@@ -446,7 +446,7 @@ class Learner:
             p_true_after=float(probs_after[label]),
             update_norm=math.sqrt(sum(n**2 for n in norms)),
         )
-        w3_state_after = {k: v.clone() for k, v in self.optimizer.state[self.net.W3.weight].items()}
+        w3_state_after = {k: v.clone() for k, v in self.optimizer.state.get(self.net.W3.weight, {}).items()}
         for p in self._params:  # the gradients are in the report (W3's); the next step makes its own
             p.grad = None
         self._commit(record, before, now)
@@ -596,7 +596,7 @@ class Learner:
     def _plan(self) -> _OptimizerPlan:
         """Where the optimizer's state goes in a snapshot; made again only when its entries were replaced."""
         state = self.optimizer.state
-        key = (self._state_epoch, len(state))
+        key = (self._state_epoch, sum(map(len, state.values())))  # entries are only ever added (or replaced by _restore)
         plan = self._plan_cache
         if plan is not None and plan.key == key:
             return plan
