@@ -411,7 +411,7 @@ class Learner:
         w3_state_before = {k: v.clone() for k, v in self.optimizer.state.get(self.net.W3.weight, {}).items()}
         w3_before, b3_before = before.params["W3.weight"], before.params["W3.bias"]
         logits, loss = self._step(x, y, self.settings.lr)
-        w3_grad = self.net.W3.weight.grad.detach().clone()
+        w3_grad = self.net.W3.weight.grad.detach()  # the report's own: the gradients are let go below
         # The same forward pass as predict() (this net has no dropout or batch norm: its mode changes nothing).
         with torch.no_grad():
             logits_after = self.net(x)[0]  # (10,)
