@@ -481,8 +481,8 @@ class Learner:
             group["lr"] = lr
         if not self.net.training:
             self.net.train()
-        if any(p.grad is not None for p in self._params):  # train_step leaves none (zero_grad's own cost: ~30 us)
-            self.optimizer.zero_grad()
+        for p in self._params:  # optimizer.zero_grad() (set_to_none), without its profiler bookkeeping (~30 us)
+            p.grad = None
         logits = self.net(x)  # (1, 10)
         loss = self.loss_fn(logits, y)
         loss.backward()
