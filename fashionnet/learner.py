@@ -291,11 +291,10 @@ def _pack(snap: _Snapshot, seed: int, activation: str) -> _Snapshot | _PackedSna
         parts = snap.buffers.view(torch.int32).split([k * n for n in sizes])  # per weight: its k buffers one after the other
         buffers = torch.cat([b.view(k, n) for b, n in zip(parts, sizes, strict=True)], dim=1)  # (k, entries)
         touched |= (buffers != 0).any(dim=0)
-        kept = buffers[:, touched]
-    else:
-        kept = torch.empty(0, int(touched.sum()), dtype=torch.int32)
+    index = torch.from_numpy(np.flatnonzero(touched.numpy()))  # (touched,) int64
+    kept = buffers.index_select(1, index) if k else torch.empty(0, len(index), dtype=torch.int32)
     mask = np.packbits(touched.numpy()).tobytes()
-    return _PackedSnapshot(mask=mask, weights=weights[touched], buffers=kept, layout=snap.layout, scalars=snap.scalars)
+    return _PackedSnapshot(mask=mask, weights=weights.index_select(0, index), buffers=kept, layout=snap.layout, scalars=snap.scalars)
 
 
 def _unpack(packed: _Snapshot | _PackedSnapshot, seed: int, activation: str) -> _Snapshot:
@@ -303,14 +302,13 @@ def _unpack(packed: _Snapshot | _PackedSnapshot, seed: int, activation: str) -> 
         return packed
     names, shapes, start = _start_weights(seed, activation)
     sizes = [shape.numel() for shape in shapes]
-    touched = torch.from_numpy(np.unpackbits(np.frombuffer(packed.mask, dtype=np.uint8), count=start.numel()).astype(bool))
-    weights = start.view(torch.int32).clone()
-    weights[touched] = packed.weights
+    bits = np.unpackbits(np.frombuffer(packed.mask, dtype=np.uint8), count=start.numel())
+    index = torch.from_numpy(np.flatnonzero(bits))  # (touched,) int64
+    weights = start.view(torch.int32).clone().index_copy_(0, index, packed.weights)
     params = {n: w.view(torch.float32).view(shape) for n, w, shape in zip(names, weights.split(sizes), shapes, strict=True)}
     k = packed.buffers.shape[0]
     if k:
-        full = torch.zeros(k, start.numel(), dtype=torch.int32)
-        full[:, touched] = packed.buffers
+        full = torch.zeros(k, start.numel(), dtype=torch.int32).index_copy_(1, index, packed.buffers)
         buffers = torch.cat([b.reshape(-1) for b in full.split(sizes, dim=1)]).view(torch.float32)
     else:
         buffers = _NO_BUFFERS
