@@ -93,7 +93,8 @@ def main() -> None:
         fresh.undo()
         undo.append(time.perf_counter() - t0)
         fresh.redo()
-    for target in (1, 63, 100, 150, 199, 0, 127):
+    gap = fresh.keyframe_every  # the points just before each keyframe, from the end: the most replayed steps
+    for target in (1, 63, 100, 150, 199, 0, 127, *(t for k in range(gap, 201, gap) for t in (k - 1, 199))):
         t0 = time.perf_counter()
         fresh.goto(target)
         jumps.append(time.perf_counter() - t0)
@@ -119,20 +120,29 @@ def profile(data) -> None:
         loss_fn(model(image.float().reshape(1, 784)), torch.tensor([label])).backward()
         opt.step()
 
-    def after_copy() -> None:
-        named = [(n, p) for n, p in learner.net.named_parameters()]
-        now = {n: p.detach().clone() for n, p in named}
-        torch._foreach_norm(torch._foreach_sub(list(now.values()), [p.detach() for _, p in named]))
+    x = to_input(image, LESSON.scale_inputs)
 
+    def after_copy() -> None:
+        now = {n: p.detach().clone() for n, p in learner._named}
+        torch.stack(torch._foreach_norm(torch._foreach_sub(list(now.values()), [p.detach() for p in learner._params]))).tolist()
+
+    def after_forward() -> None:
+        with torch.no_grad():
+            logits = learner.net(x)[0]
+        float(learner.loss_fn(logits.unsqueeze(0), y))
+        torch.softmax(logits, dim=0)
+
+    params = {n: p.detach().clone() for n, p in learner._named}
+    norms = [1.0] * len(params)
     parts = {
         "plain PyTorch step (nn.Sequential, the same Adam)": plain_step,
         "whole train_step": lambda: learner.train_step(image, label),
-        "  the step itself (learner._apply: forward, loss, backward, Adam)": lambda: scratch._apply(image, label, LESSON.lr),
-        "  snapshot before the step (learner._snapshot)": lambda: learner._snapshot(),
-        "  second forward pass + loss after (learner.predict + loss_fn)": lambda: float(
-            learner.loss_fn(learner.predict(image).logits.unsqueeze(0), y)
+        "  the step itself (learner._step: forward, loss, backward, Adam)": lambda: scratch._step(x, y, LESSON.lr),
+        "  snapshot before the step (learner._snapshot: the optimizer's state; the weights are the last step's copy)": lambda: (
+            learner._snapshot(params)
         ),
-        "  finiteness check of every weight (learner._weights_finite)": lambda: learner._weights_finite(),
+        "  second forward pass + loss after + softmax (no_grad)": after_forward,
+        "  finiteness check of the optimizer's buffers (learner._finite_after)": lambda: learner._finite_after(norms),
         "  copy of the weights after + update norms (clone, _foreach_sub/_norm)": after_copy,
         "  W3 gradient + W3 optimizer state + image copies for the report": lambda: (
             learner.net.W3.weight.detach().clone(),

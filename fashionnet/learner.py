@@ -9,8 +9,9 @@ Why the history is compact: a full snapshot (weights + Adam's two moment buffers
 keeping one per step would cost 140 MB for 200 steps. Instead each step is recorded by what made it
 (the 784 input bytes, the label, the optimizer and lr: ~1 KB), snapshots are kept only every
 ``keyframe_every`` steps, plus one of the weights just before the newest step (so the first Undo is a
-copy). Any earlier point is reached by restoring the nearest snapshot and replaying the recorded steps,
-which on a CPU with one thread gives the very same bits. The same records replayed from the seed
+copy). The point 0 is not stored: it is rebuilt from the seed. Any earlier point is reached by restoring
+the nearest snapshot and replaying the recorded steps, which on a CPU with one thread gives the very same
+bits. The same records replayed from the seed
 reproduce a learner's weights anywhere (links and progress files build on this).
 
 Training runs (many mini-batch steps, :class:`TrainingRun`) are one entry of the same history. A run is
@@ -29,6 +30,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -183,14 +185,134 @@ class StepReport:
         return torch.sort(self.w3_delta.abs().flatten(), descending=True, stable=True).indices
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class _Snapshot:
+    """Every weight and every optimizer entry at one point, exactly; nothing in it is ever written again.
+
+    ``params``: every weight by name (a step's snapshot shares them with the previous step's report).
+    ``buffers``: all of the optimizer's tensors (Adam's two moments, SGD's momentum) in one flat float32
+    buffer. ``layout``: per parameter, in the net's parameter order, each optimizer state entry as
+    ``(key, "t", offset, shape)`` for a tensor in ``buffers``, ``(key, "s", i, dtype)`` for a 0-dim tensor
+    kept as the number ``scalars[i]`` (Adam's step count), or ``(key, "o", i, None)`` for anything else,
+    kept as ``scalars[i]``. Layouts are shared between snapshots (tuples, never changed).
+    """
+
     params: dict[str, torch.Tensor]
-    optimizer: tuple[dict[str, torch.Tensor], ...]  # each parameter's optimizer state, in the net's parameter order
+    buffers: torch.Tensor
+    layout: tuple[tuple[tuple[str, str, int, object], ...], ...]
+    scalars: tuple = ()
 
     def nbytes(self) -> int:
-        tensors = list(self.params.values()) + [v for state in self.optimizer for v in state.values()]
-        return sum(t.numel() * t.element_size() for t in tensors)
+        tensors = [*self.params.values(), self.buffers] + [v for v in self.scalars if isinstance(v, torch.Tensor)]
+        return sum(t.numel() * t.element_size() for t in tensors) + 8 * len(self.scalars)
+
+    def state(self, i: int) -> dict[str, torch.Tensor]:
+        """Parameter ``i``'s optimizer state as new tensors (the optimizer updates its buffers in place)."""
+        out = {}
+        for key, kind, a, b in self.layout[i]:
+            if kind == "t":
+                out[key] = self.buffers[a : a + b.numel()].view(b).clone()
+            elif kind == "s":
+                out[key] = torch.tensor(self.scalars[a], dtype=b)
+            else:
+                value = self.scalars[a]
+                out[key] = value.clone() if isinstance(value, torch.Tensor) else value
+        return out
+
+
+_NO_BUFFERS = torch.empty(0)
+_LABELS = tuple(torch.tensor([label]) for label in range(10))  # (1,) each: a step's target, never written
+
+
+@dataclass(frozen=True, eq=False)
+class _OptimizerPlan:
+    """Where each entry of the optimizer's state goes in a snapshot (see :class:`_Snapshot`), and the live
+    tensors to copy from, flattened (views: the optimizer updates them in place, so they stay current)."""
+
+    key: tuple[int, int]  # (the learner's state epoch, how many state entries there were) it was made for
+    layout: tuple[tuple[tuple[str, str, int, object], ...], ...]
+    flat: tuple[torch.Tensor, ...]  # the live float32 tensors, flattened, in layout order
+    scalars: tuple[tuple[object, bool], ...]  # the live 0-dim tensors (True) and other values (False), in layout order
+    buffers: tuple[torch.Tensor, ...]  # the live tensors that must stay finite (all but the step counts)
+    size: int  # entries of the flat buffer
+
+
+@functools.lru_cache(maxsize=8)
+def _start_weights(seed: int, activation: str) -> tuple[tuple[str, ...], tuple[torch.Size, ...], torch.Tensor]:
+    """The point 0's weights of a seed (names, shapes, all of them in one flat float32 tensor), made once per
+    process and shared by every learner with that seed: read only, never written or handed out."""
+    named = list(make_net(seed, activation).named_parameters())
+    flat = torch.cat([p.detach().reshape(-1) for _, p in named])
+    return tuple(n for n, _ in named), tuple(p.shape for _, p in named), flat
+
+
+@dataclass(frozen=True, eq=False)
+class _PackedSnapshot:
+    """A keyframe, stored as what differs from the point 0, bit for bit.
+
+    Entries whose weight and optimizer buffers all still hold their point-0 bits (the weights from the
+    seed, buffers 0: with the lesson's raw pixels, every weight fed by a pixel that was 0 in all images
+    so far) are not stored: ``mask`` has one bit per weight entry, set where the weight or one of its
+    buffers differs; ``weights`` and ``buffers`` hold the bits of those entries only (as int32, so
+    nothing is computed on them).
+    """
+
+    mask: bytes  # np.packbits of the (entries,) bool mask
+    weights: torch.Tensor  # (touched,) int32
+    buffers: torch.Tensor  # (k, touched) int32: each of a weight's k optimizer buffers (Adam: 2, SGD with momentum: 1)
+    layout: tuple[tuple[tuple[str, str, int, object], ...], ...]
+    scalars: tuple
+
+    def nbytes(self) -> int:
+        return len(self.mask) + 4 * (self.weights.numel() + self.buffers.numel()) + 8 * len(self.scalars)
+
+
+def _buffers_per_weight(snap: _Snapshot, shapes: tuple[torch.Size, ...]) -> int | None:
+    """How many optimizer buffers each weight has when every parameter has the same number, each shaped like
+    it and laid out one after the other (as Adam and SGD keep them); else None (then a keyframe is not packed)."""
+    counts = set()
+    for entries, shape in zip(snap.layout, shapes, strict=True):
+        tensors = [e for e in entries if e[1] == "t"]
+        if any(e[3] != shape for e in tensors):
+            return None
+        counts.add(len(tensors))
+    return counts.pop() if len(counts) == 1 else None
+
+
+def _pack(snap: _Snapshot, seed: int, activation: str) -> _Snapshot | _PackedSnapshot:
+    names, shapes, start = _start_weights(seed, activation)
+    k = _buffers_per_weight(snap, shapes)
+    if k is None or tuple(snap.params) != names:
+        return snap
+    weights = torch.cat([t.reshape(-1) for t in snap.params.values()]).view(torch.int32)  # (entries,)
+    touched = weights != start.view(torch.int32)
+    if k:
+        sizes = [shape.numel() for shape in shapes]
+        parts = snap.buffers.view(torch.int32).split([k * n for n in sizes])  # per weight: its k buffers one after the other
+        buffers = torch.cat([b.view(k, n) for b, n in zip(parts, sizes, strict=True)], dim=1)  # (k, entries)
+        touched |= (buffers != 0).any(dim=0)
+    index = torch.from_numpy(np.flatnonzero(touched.numpy()))  # (touched,) int64
+    kept = buffers.index_select(1, index) if k else torch.empty(0, len(index), dtype=torch.int32)
+    mask = np.packbits(touched.numpy()).tobytes()
+    return _PackedSnapshot(mask=mask, weights=weights.index_select(0, index), buffers=kept, layout=snap.layout, scalars=snap.scalars)
+
+
+def _unpack(packed: _Snapshot | _PackedSnapshot, seed: int, activation: str) -> _Snapshot:
+    if isinstance(packed, _Snapshot):
+        return packed
+    names, shapes, start = _start_weights(seed, activation)
+    sizes = [shape.numel() for shape in shapes]
+    bits = np.unpackbits(np.frombuffer(packed.mask, dtype=np.uint8), count=start.numel())
+    index = torch.from_numpy(np.flatnonzero(bits))  # (touched,) int64
+    weights = start.view(torch.int32).clone().index_copy_(0, index, packed.weights)
+    params = {n: w.view(torch.float32).view(shape) for n, w, shape in zip(names, weights.split(sizes), shapes, strict=True)}
+    k = packed.buffers.shape[0]
+    if k:
+        full = torch.zeros(k, start.numel(), dtype=torch.int32).index_copy_(1, index, packed.buffers)
+        buffers = torch.cat([b.reshape(-1) for b in full.split(sizes, dim=1)]).view(torch.float32)
+    else:
+        buffers = _NO_BUFFERS
+    return _Snapshot(params=params, buffers=buffers, layout=packed.layout, scalars=packed.scalars)
 
 
 def make_optimizer(name: str, params, lr: float) -> torch.optim.Optimizer:
@@ -212,8 +334,13 @@ def _locked(method):
     return wrapper
 
 
+# A jump replays at most KEYFRAME_EVERY - 1 steps (~1.3-1.5 ms each on the 2-core dev machine): 55 steps stay
+# within 100 ms with room for a busy machine; 200 steps keep 3 keyframes (56, 112, 168), as 64 did.
+KEYFRAME_EVERY = 56
+
+
 class Learner:
-    def __init__(self, settings: Settings = LESSON, keyframe_every: int = 64) -> None:
+    def __init__(self, settings: Settings = LESSON, keyframe_every: int = KEYFRAME_EVERY) -> None:
         self.keyframe_every = keyframe_every
         self.data: FashionData | None = None  # the shared, read-only dataset, once a training run has used it
         # Held while a training run trains and is recorded. Streamlit starts the next script run of a
@@ -227,22 +354,34 @@ class Learner:
     def reset(self, settings: Settings | None = None) -> None:
         """A fresh model from the seed (of ``settings``, else the current ones); the history is cleared."""
         self.settings = (settings or self.settings).validated()
-        self.net: Net = make_net(self.settings.seed, self.settings.activation)
-        self.loss_fn = nn.CrossEntropyLoss()
-        self.optimizer = make_optimizer(self.settings.optimizer, self.net.parameters(), self.settings.lr)
-        self._named = [(name, p) for name, p in self.net.named_parameters()]  # W1.weight, W1.bias, ... W4.bias
+        self._build(make_net(self.settings.seed, self.settings.activation))
         self.history: list[StepRecord | RunRecord] = []
         self.cursor = 0  # how many entries of the history the current weights include
         self.last_report: StepReport | None = None
         self.version = getattr(self, "version", 0) + 1  # changes whenever the weights may have changed
-        self._keyframes: dict[int, _Snapshot] = {0: self._snapshot()}
+        # Snapshots after that many entries of the history; the point 0 is rebuilt from the seed when needed.
+        self._keyframes: dict[int, _Snapshot | _PackedSnapshot] = {}
         self._undo_slot: tuple[int, _Snapshot] | None = None
         self._at_cache: tuple[int, int, dict[str, torch.Tensor]] | None = None  # (version, step, params)
+        self._pixels: dict[bytes, bytes] = {}  # one bytes object per distinct image of the history
+
+    def _build(self, net: Net) -> None:
+        """The net, its loss and a fresh optimizer (no state yet)."""
+        self.net: Net = net
+        self.loss_fn = nn.CrossEntropyLoss()
+        self.optimizer = make_optimizer(self.settings.optimizer, self.net.parameters(), self.settings.lr)
+        self._named = [(name, p) for name, p in self.net.named_parameters()]  # W1.weight, W1.bias, ... W4.bias
+        self._params = [p for _, p in self._named]
+        self._state_epoch = 0  # changes whenever the optimizer's state entries are replaced (see _plan)
+        self._plan_cache: _OptimizerPlan | None = None
+        self._now: tuple[int, dict[str, torch.Tensor]] | None = None  # (version, copy of the weights at that version)
+        self._recyclable: _Snapshot | None = None  # the snapshot a step took before it: its buffer is the step's own
 
     # --- looking --------------------------------------------------------------------------------
     def predict(self, image: torch.Tensor) -> Prediction:
         """Probabilities and logits of all ten classes for one (28, 28) uint8 image."""
-        self.net.eval()
+        if self.net.training:
+            self.net.eval()
         with torch.no_grad():
             logits = self.net(to_input(image, self.settings.scale_inputs))[0]  # (10,)
         return Prediction(logits=logits, probs=torch.softmax(logits, dim=0))
@@ -256,41 +395,66 @@ class Learner:
         state) and raises :class:`StepRefused`; the learner keeps everything it had.
         """
         image = image.to(torch.uint8).reshape(28, 28)
-        if not 0 <= int(label) < 10:
+        label = int(label)
+        if not 0 <= label < 10:
             raise ValueError("label must be 0 to 9")
-        before = self._snapshot()
+        x = to_input(image, self.settings.scale_inputs)  # (1, 784)
+        y = _LABELS[label]  # (1,)
+        # The weights before: the copy taken after the previous step when nothing moved them since.
+        params = self._now[1] if self._now is not None and self._now[0] == self.version else None
+        # The optimizer's state before goes into the buffer of the undo slot this step replaces (when it
+        # is a step's own, shared with nothing), instead of a new one.
+        spare = self._undo_slot[1].buffers if self._undo_slot is not None and self._undo_slot[1] is self._recyclable else None
+        before = self._snapshot(params, into=spare)
+        w3_state_before = {k: v.clone() for k, v in self.optimizer.state.get(self.net.W3.weight, {}).items()}
         w3_before, b3_before = before.params["W3.weight"], before.params["W3.bias"]
-        logits, loss = self._apply(image, int(label), self.settings.lr)
-        w3_grad = self.net.W3.weight.grad.detach().clone()
-        after = self.predict(image)
-        loss_after = float(self.loss_fn(after.logits.unsqueeze(0), torch.tensor([int(label)])))
-        now = {name: p.detach().clone() for name, p in self._named}
-        changes = torch._foreach_norm(torch._foreach_sub(list(now.values()), list(before.params.values())))  # one norm per tensor
-        if not (math.isfinite(float(loss)) and math.isfinite(loss_after) and self._finite_after(list(now.values()))):
+        logits, loss = self._step(x, y, self.settings.lr)
+        w3_grad = self.net.W3.weight.grad.detach()  # the report's own: the gradients are let go below
+        # The same forward pass as predict() (this net has no dropout or batch norm: its mode changes nothing).
+        with torch.no_grad():
+            logits_after = self.net(x)[0]  # (10,)
+            now = {name: p.detach().clone() for name, p in self._named}
+            # One norm per tensor of the update: finite norms mean finite weights, as the weights before were finite.
+            norms = [n.item() for n in torch._foreach_norm(torch._foreach_sub(list(now.values()), list(before.params.values())))]
+        loss_after = float(self.loss_fn(logits_after.unsqueeze(0), y))
+        loss_before = float(loss)
+        finite = math.isfinite(loss_before) and math.isfinite(loss_after) and self._finite_after(norms)
+        if not finite:
             self._restore(before)
+            if spare is not None:  # the undo slot's buffer now holds this point: keep it as the undo slot
+                self._undo_slot = (self.cursor, before)
+                self._recyclable = before
             raise StepRefused(
                 f"This step (lr {self.settings.lr:g}) would have made the loss, some weights or the optimizer's state infinite or NaN, "
                 "so it was undone: your weights and optimizer are exactly as before. Try a smaller learning rate."
             )
+        probs_before = torch.softmax(logits, dim=0)
+        probs_after = torch.softmax(logits_after, dim=0)
+        pixels = image.contiguous().numpy().tobytes()
         record = StepRecord(
             number=self.cursor + 1,
             ref=ref,
-            pixels=image.contiguous().numpy().tobytes(),
-            label=int(label),
+            pixels=self._pixels.setdefault(pixels, pixels),
+            label=label,
             optimizer=self.settings.optimizer,
             lr=self.settings.lr,
-            loss_before=float(loss),
+            loss_before=loss_before,
             loss_after=loss_after,
-            p_true_before=float(torch.softmax(logits, 0)[label]),
-            p_true_after=float(after.probs[label]),
-            update_norm=math.sqrt(sum(float(n) ** 2 for n in changes)),
+            p_true_before=float(probs_before[label]),
+            p_true_after=float(probs_after[label]),
+            update_norm=math.sqrt(sum(n**2 for n in norms)),
         )
-        self._commit(record, before)
+        w3_state_after = {k: v.clone() for k, v in self.optimizer.state.get(self.net.W3.weight, {}).items()}
+        for p in self._params:  # the gradients are in the report (W3's); the next step makes its own
+            p.grad = None
+        self._commit(record, before, now)
+        self._recyclable = before
         self.version += 1
+        self._now = (self.version, now)
         self.last_report = StepReport(
             record=record,
-            before=Prediction(logits=logits, probs=torch.softmax(logits, dim=0)),
-            after=after,
+            before=Prediction(logits=logits, probs=probs_before),
+            after=Prediction(logits=logits_after, probs=probs_after),
             w3_before=w3_before,
             w3_after=now["W3.weight"],
             b3_before=b3_before,
@@ -298,21 +462,25 @@ class Learner:
             w3_grad=w3_grad,
             params_before=before.params,
             params_after=now,
-            w3_state_before=dict(before.optimizer[_W3_WEIGHT]),
-            w3_state_after={k: v.clone() for k, v in self.optimizer.state[self.net.W3.weight].items()},
+            w3_state_before=w3_state_before,
+            w3_state_after=w3_state_after,
             hyper=_hyper(self.optimizer),
             image=image.clone(),
         )
         return self.last_report
 
     def _apply(self, image: torch.Tensor, label: int, lr: float) -> tuple[torch.Tensor, torch.Tensor]:
-        """The lesson's step, in the canonical order. Replay runs exactly this code."""
+        """The lesson's step on one image, in the canonical order. Replay runs exactly this code."""
+        return self._step(to_input(image, self.settings.scale_inputs), _LABELS[label], lr)
+
+    def _step(self, x: torch.Tensor, y: torch.Tensor, lr: float) -> tuple[torch.Tensor, torch.Tensor]:
+        """:meth:`_apply` on the net's input (1, 784) and the label (1,): the logits (10,) and the loss."""
         for group in self.optimizer.param_groups:
             group["lr"] = lr
-        x = to_input(image, self.settings.scale_inputs)  # (1, 784)
-        y = torch.tensor([label])  # (1,)
-        self.net.train()
-        self.optimizer.zero_grad()
+        if not self.net.training:
+            self.net.train()
+        for p in self._params:  # optimizer.zero_grad() (set_to_none), without its profiler bookkeeping (~30 us)
+            p.grad = None
         logits = self.net(x)  # (1, 10)
         loss = self.loss_fn(logits, y)
         loss.backward()
@@ -334,14 +502,21 @@ class Learner:
     def _run_seed(self) -> int:
         return self.settings.seed * 1_000 + self.cursor
 
-    def _commit(self, record: StepRecord | RunRecord, before: _Snapshot) -> None:
+    def _commit(self, record: StepRecord | RunRecord, before: _Snapshot, now: dict[str, torch.Tensor] | None = None) -> None:
+        """Append ``record`` at the cursor (``before``: the snapshot before it; ``now``: a copy of the weights after it)."""
         del self.history[self.cursor :]  # a new step ends the undone future
         self._keyframes = {n: s for n, s in self._keyframes.items() if n <= self.cursor}
         self.history.append(record)
+        if len(self._pixels) > 2 * len(self.history) + 64:  # images only undone steps had
+            self._pixels = {r.pixels: r.pixels for r in self.history if isinstance(r, StepRecord)}
         self._undo_slot = (self.cursor, before)
         self.cursor += 1
         if self.cursor % self.keyframe_every == 0:
-            self._keyframes[self.cursor] = self._snapshot()
+            self._keep(self._snapshot(now))
+
+    def _keep(self, snap: _Snapshot) -> None:
+        """Keep ``snap`` as the keyframe of the cursor's point, packed."""
+        self._keyframes[self.cursor] = _pack(snap, self.settings.seed, self.settings.activation)
 
     # --- moving through history ----------------------------------------------------------------------
     @property
@@ -364,13 +539,15 @@ class Learner:
         if not 0 <= step <= len(self.history):
             raise IndexError(f"step must be 0 to {len(self.history)}")
         # The nearest snapshot at or before the target, also ahead of the cursor (redo over a training
-        # run restores its end instead of training it again), else replay from where we are.
-        snapshots = [(n, s) for n, s in self._keyframes.items() if n <= step]
+        # run restores its end instead of training it again), else replay from where we are. The point 0
+        # (None) is the fresh net from the seed.
+        snapshots: list[tuple[int, _Snapshot | _PackedSnapshot | None]] = [(0, None)]
+        snapshots += [(n, s) for n, s in self._keyframes.items() if n <= step]
         if self._undo_slot and self._undo_slot[0] <= step:
             snapshots.append(self._undo_slot)
         start, snap = max(snapshots, key=lambda p: p[0])
         if step < self.cursor or start > self.cursor:
-            self._restore(snap)
+            self._restore(self._start_snapshot() if snap is None else _unpack(snap, self.settings.seed, self.settings.activation))
             self.cursor = start
         for record in self.history[self.cursor : step]:
             if isinstance(record, RunRecord):
@@ -380,7 +557,7 @@ class Learner:
                 self._apply(image, record.label, record.lr)
             self.cursor += 1
             if (self.cursor % self.keyframe_every == 0 or isinstance(record, RunRecord)) and self.cursor not in self._keyframes:
-                self._keyframes[self.cursor] = self._snapshot()
+                self._keep(self._snapshot())
         self.optimizer.zero_grad()  # gradients belong to the step that made them, not to this point
         self.last_report = None
         self.version += 1
@@ -405,10 +582,7 @@ class Learner:
         scratch = Learner.__new__(Learner)  # the same replay, on a scratch copy that shares only the records
         scratch.keyframe_every, scratch.settings, scratch.data = self.keyframe_every, self.settings, self.data
         scratch.busy = threading.RLock()
-        scratch.net = make_net(self.settings.seed, self.settings.activation)
-        scratch.loss_fn = nn.CrossEntropyLoss()
-        scratch.optimizer = make_optimizer(self.settings.optimizer, scratch.net.parameters(), self.settings.lr)
-        scratch._named = list(scratch.net.named_parameters())
+        scratch._build(make_net(self.settings.seed, self.settings.activation))
         scratch.history, scratch.cursor, scratch.version = self.history, self.cursor, 0
         scratch._keyframes, scratch._undo_slot = dict(self._keyframes), self._undo_slot
         scratch._restore(self._snapshot())
@@ -418,12 +592,59 @@ class Learner:
         return params
 
     # --- snapshots ----------------------------------------------------------------------------------
-    def _snapshot(self) -> _Snapshot:
-        """A copy of every weight and every optimizer buffer (Adam's step count and moments, SGD's momentum)."""
-        params = {name: p.detach().clone() for name, p in self._named}
+    def _plan(self) -> _OptimizerPlan:
+        """Where the optimizer's state goes in a snapshot; made again only when its entries were replaced."""
         state = self.optimizer.state
-        buffers = tuple({k: v.clone() for k, v in state[p].items()} if p in state else {} for _, p in self._named)
-        return _Snapshot(params=params, optimizer=buffers)
+        key = (self._state_epoch, sum(map(len, state.values())))  # entries are only ever added (or replaced by _restore)
+        plan = self._plan_cache
+        if plan is not None and plan.key == key:
+            return plan
+        layout, flat, scalars, buffers = [], [], [], []
+        offset = 0
+        for p in self._params:
+            entries = []
+            for k, v in state[p].items() if p in state else ():
+                if isinstance(v, torch.Tensor) and v.dim() > 0 and v.dtype == torch.float32 and v.is_contiguous():
+                    entries.append((k, "t", offset, v.shape))
+                    flat.append(v.view(-1))
+                    buffers.append(v)
+                    offset += v.numel()
+                elif isinstance(v, torch.Tensor) and v.dim() == 0:
+                    entries.append((k, "s", len(scalars), v.dtype))
+                    scalars.append((v, True))
+                    if k != "step":
+                        buffers.append(v)
+                else:
+                    entries.append((k, "o", len(scalars), None))
+                    scalars.append((v, False))
+                    if isinstance(v, torch.Tensor):
+                        buffers.append(v)
+            layout.append(tuple(entries))
+        plan = _OptimizerPlan(key, tuple(layout), tuple(flat), tuple(scalars), tuple(buffers), offset)
+        self._plan_cache = plan
+        return plan
+
+    def _snapshot(self, params: dict[str, torch.Tensor] | None = None, into: torch.Tensor | None = None) -> _Snapshot:
+        """A copy of every weight (or ``params``, an unchanged copy of them) and every optimizer entry (in
+        ``into``, a flat buffer nothing else uses any more, when it has the right size)."""
+        if params is None:
+            params = {name: p.detach().clone() for name, p in self._named}
+        plan = self._plan()
+        if not plan.flat:
+            buffers = _NO_BUFFERS
+        elif into is not None and into.numel() == plan.size:
+            buffers = torch.cat(plan.flat, out=into)
+        else:
+            buffers = torch.cat(plan.flat)
+        scalars = tuple(v.item() if plain else (v.clone() if isinstance(v, torch.Tensor) else v) for v, plain in plan.scalars)
+        return _Snapshot(params=params, buffers=buffers, layout=plan.layout, scalars=scalars)
+
+    def _start_snapshot(self) -> _Snapshot:
+        """The point 0: the fresh net's weights from the seed, no optimizer state (rebuilt, never stored)."""
+        names, shapes, start = _start_weights(self.settings.seed, self.settings.activation)
+        views = start.split([shape.numel() for shape in shapes])
+        params = {n: v.view(shape) for n, v, shape in zip(names, views, shapes, strict=True)}  # read only: restored by copying
+        return _Snapshot(params=params, buffers=_NO_BUFFERS, layout=((),) * len(self._params))
 
     def _start_batches(self, lr: float) -> None:
         """Set the lr and training mode once before a series of :meth:`_apply_batch` (per batch, this
@@ -442,22 +663,29 @@ class Learner:
 
     def _restore(self, snap: _Snapshot) -> None:
         with torch.no_grad():
-            for (name, p), state in zip(self._named, snap.optimizer, strict=True):
-                p.copy_(snap.params[name])
-                # The optimizer updates its buffers in place at the next step: give it copies, so the
-                # snapshot stays as it was.
-                if state:
-                    self.optimizer.state[p] = {k: v.clone() for k, v in state.items()}
-                else:
-                    self.optimizer.state.pop(p, None)
+            torch._foreach_copy_(self._params, [snap.params[name] for name, _ in self._named])
+        state = self.optimizer.state
+        for i, p in enumerate(self._params):
+            # The optimizer updates its buffers in place at the next step: give it copies, so the
+            # snapshot stays as it was.
+            if snap.layout[i]:
+                state[p] = snap.state(i)
+            else:
+                state.pop(p, None)
+        self._state_epoch += 1
         self.optimizer.zero_grad()
 
-    def _finite_after(self, weights: list[torch.Tensor]) -> bool:
-        """The weights and the optimizer's buffers (not its step counts) in one fused norm call; the exact
-        per-entry check only when a norm is not finite (it can overflow while every entry is finite)."""
-        state = self.optimizer.state
-        buffers = [v for _, p in self._named if p in state for k, v in state[p].items() if k != "step"]
-        return bool(torch.isfinite(torch.stack(torch._foreach_norm(weights + buffers))).all()) or self._weights_finite()
+    def _finite_after(self, norms: list[float]) -> bool:
+        """After a step: the weights (``norms``: the norms of their update) and the optimizer's buffers (not
+        its step counts) are finite. A finite sum has no inf or NaN in it; the exact per-entry check runs
+        only when a norm or the sum is not finite (either can overflow while every entry is finite)."""
+        if all(map(math.isfinite, norms)):
+            plan = self._plan()
+            if not plan.buffers:  # SGD without momentum keeps no state
+                return True
+            if len(plan.flat) == len(plan.buffers) and math.isfinite(torch.cat(plan.flat).sum().item()):
+                return True
+        return self._weights_finite()
 
     def _weights_finite(self) -> bool:
         """Every weight and every optimizer buffer is finite (an infinite Adam v would freeze its weight for good)."""
@@ -470,10 +698,8 @@ class Learner:
     def history_bytes(self) -> int:
         """What the history costs in memory: snapshots plus records (for the memory benchmark)."""
         snaps = list(self._keyframes.values()) + ([self._undo_slot[1]] if self._undo_slot else [])
-        return sum(s.nbytes() for s in snaps) + sum(len(r.pixels) + 200 for r in self.history)
-
-
-_W3_WEIGHT = 4  # W3.weight's index in the optimizer's parameter list: W1.weight, W1.bias, W2.weight, W2.bias, W3.weight
+        pixels = sum(len(p) for p in self._pixels.values())
+        return sum(s.nbytes() for s in snaps) + pixels + 200 * len(self.history)
 
 
 def _hyper(optimizer: torch.optim.Optimizer) -> dict[str, float]:
@@ -662,7 +888,7 @@ class TrainingRun:
             ended=ended,
         )
         learner._commit(self.record, self._before)
-        learner._keyframes[learner.cursor] = learner._snapshot()  # so moving through the history never replays a run
+        learner._keep(learner._snapshot())  # so moving through the history never replays a run
         learner.last_report = None
         learner.version += 1
         return self.record

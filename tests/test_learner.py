@@ -142,3 +142,105 @@ def test_history_memory_for_200_steps_is_within_budget(real_data):
     for i in range(200):
         learner.train_step(*real_data.image("train", i))
     assert learner.history_bytes() < 5_000_000
+
+
+# --- the history's economies: none of them may change a number -------------------------------------------------
+
+IMAGES = torch.randint(0, 256, (12, 28, 28), generator=torch.Generator().manual_seed(2), dtype=torch.uint8)
+
+
+def report_tensors(report) -> dict:
+    """Every tensor a StepReport holds, cloned."""
+    out = {f"params_before.{k}": v.clone() for k, v in report.params_before.items()}
+    out |= {f"params_after.{k}": v.clone() for k, v in report.params_after.items()}
+    out |= {f"w3_state_before.{k}": v.clone() for k, v in report.w3_state_before.items()}
+    out |= {f"w3_state_after.{k}": v.clone() for k, v in report.w3_state_after.items()}
+    for name in ("w3_before", "w3_after", "b3_before", "b3_after", "w3_grad", "image"):
+        out[name] = getattr(report, name).clone()
+    return out | {"before.logits": report.before.logits.clone(), "after.logits": report.after.logits.clone()}
+
+
+@pytest.mark.parametrize("name", ["modern", "sgd-sigmoid"])
+def test_a_report_never_changes_after_it_was_made(name):
+    """Steps reuse the previous step's weights copy and the replaced undo slot's buffer: a report handed out
+    earlier must keep its numbers through more steps, undo, redo and jumps."""
+    learner = Learner(SETTINGS[name], keyframe_every=3)
+    reports = []
+    for i in range(7):
+        report = learner.train_step(IMAGES[i], i % 10)
+        reports.append((report, report_tensors(report)))
+    learner.undo()
+    learner.goto(2)
+    learner.train_step(IMAGES[8], 8)
+    learner.train_step(IMAGES[9], 9)
+    for report, kept in reports:
+        now = report_tensors(report)
+        assert now.keys() == kept.keys()
+        assert all(torch.equal(now[k], kept[k]) for k in kept), report.record.number
+
+
+def test_a_refused_step_keeps_undo_and_redo_exact():
+    """A refused step wrote the state before it into the undo slot's buffer: undo must still be exact."""
+    learner = Learner(MODERN, keyframe_every=50)
+    states = [learner_state(learner)]
+    for i in range(3):
+        learner.train_step(IMAGES[i], i)
+        states.append(learner_state(learner))
+    learner.settings = replace(MODERN, lr=1e6)  # Adam's second moments overflow within a few steps
+    refused = False
+    for i in range(3, 12):
+        try:
+            learner.train_step(IMAGES[i], i % 10)
+        except StepRefused:
+            refused = True
+            break
+        states.append(learner_state(learner))
+    assert refused, "lr 1e6 with Adam should blow up within a few steps"
+    n = learner.cursor
+    assert n >= 4 and len(learner.history) == n == len(states) - 1
+    assert_same_state(learner_state(learner), states[n])
+    learner.undo()
+    assert_same_state(learner_state(learner), states[n - 1])
+    learner.redo()
+    assert_same_state(learner_state(learner), states[n])
+    learner.goto(2)
+    assert_same_state(learner_state(learner), states[2])
+
+
+def test_the_finiteness_check_is_exact_when_sums_and_norms_overflow():
+    learner = Learner(MODERN)
+    learner.train_step(IMAGES[0], 0)
+    norms = [1.0] * 8
+    assert learner._finite_after(norms)
+    v = learner.optimizer.state[learner.net.W1.weight]["exp_avg_sq"]
+    v.fill_(3e38)  # finite, but their sum (and norm) is not: the exact check must say finite
+    assert learner._finite_after(norms)
+    assert learner._finite_after([float("inf"), *norms[1:]])  # an update norm can overflow too
+    for bad in (float("inf"), float("nan"), -float("inf")):
+        v[3, 5] = bad
+        assert not learner._finite_after(norms)
+        v[3, 5] = 1.0
+    learner.net.W2.weight.data[0, 0] = float("nan")
+    assert not learner._finite_after([float("nan"), *norms[1:]])
+
+
+@pytest.mark.parametrize("name", list(SETTINGS))
+def test_keyframes_are_packed_exactly_and_the_start_is_not_stored(name):
+    from fashionnet.learner import _PackedSnapshot, _unpack
+
+    settings = SETTINGS[name]
+    learner = Learner(settings, keyframe_every=4)
+    full = {}
+    for i in range(9):
+        learner.train_step(IMAGES[i], i % 10)
+        if learner.cursor % 4 == 0:
+            full[learner.cursor] = learner._snapshot()
+    assert sorted(learner._keyframes) == [4, 8]  # the point 0 is rebuilt from the seed
+    for n, snap in full.items():
+        packed = learner._keyframes[n]
+        assert isinstance(packed, _PackedSnapshot)
+        assert packed.nbytes() < snap.nbytes()
+        back = _unpack(packed, settings.seed, settings.activation)
+        assert all(torch.equal(back.params[k].view(torch.int32), snap.params[k].view(torch.int32)) for k in snap.params)
+        assert torch.equal(back.buffers.view(torch.int32), snap.buffers.view(torch.int32))
+        assert back.scalars == snap.scalars and back.layout == snap.layout
