@@ -16,7 +16,7 @@ import torch
 from torch import nn
 
 from fashionnet.learner import Learner, StepReport, make_optimizer
-from fashionnet.model import Net, make_net, to_input
+from fashionnet.model import Net, make_net, net_with, to_input
 from fashionnet.report import w3_frame
 from fashionnet.settings import PRESETS, Settings
 
@@ -43,8 +43,7 @@ def _forward_to_z3(net: Net, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tenso
 
 def signals(report: StepReport, settings: Settings) -> Signals:
     """a and δ of the step in ``report``, recomputed from the weights the step started from."""
-    net = Net(settings.activation)
-    net.load_state_dict(report.params_before)
+    net = net_with(report.params_before, settings.activation)
     h2, z3, logits = _forward_to_z3(net, to_input(report.image, settings.scale_inputs))
     z3.retain_grad()
     nn.functional.cross_entropy(logits, torch.tensor([report.record.label])).backward()

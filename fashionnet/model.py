@@ -56,6 +56,17 @@ def make_net(seed: int, activation: str) -> Net:
         return Net(activation)
 
 
+def net_with(params: dict[str, torch.Tensor], activation: str) -> Net:
+    """A net holding exactly these weights (shared, not copied), built without drawing initial weights.
+
+    For looking at a step again (its weights before, on a scratch net): no random draws (each would take
+    ~1 ms and the process-wide generator), and backward leaves the tensors in ``params`` as they are."""
+    with torch.device("meta"):
+        net = Net(activation)
+    net.load_state_dict(params, assign=True)
+    return net
+
+
 def to_input(images: torch.Tensor, scale_inputs: bool) -> torch.Tensor:
     """uint8 images (B, 28, 28) or (28, 28) to the net's float input (B, 784).
 

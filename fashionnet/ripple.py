@@ -16,7 +16,7 @@ from PIL import Image
 
 from fashionnet.data import CLASSES, FashionData
 from fashionnet.learner import Learner, StepReport
-from fashionnet.model import Net, to_input
+from fashionnet.model import Net, net_with, to_input
 
 PROBE_SEED = 2024  # fixed, so every learner and every link sees the same probe set
 PER_CLASS = 20
@@ -65,8 +65,7 @@ class Ripple:
 
 def ripple(report: StepReport, learner: Learner, probe: ProbeSet) -> Ripple:
     """Score the probe set with the weights the newest step started from and with the learner's current ones."""
-    start = Net(learner.settings.activation)
-    start.load_state_dict(report.params_before)
+    start = net_with(report.params_before, learner.settings.activation)
     return Ripple(
         labels=probe.labels,
         before=probe_probs(start, learner.settings.scale_inputs, probe),

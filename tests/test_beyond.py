@@ -164,7 +164,11 @@ def test_own_photo_is_converted_predicted_and_trained_on(real_data):
     plain = PlainRun(Learner(MODERN), MODERN).step(image, label)
     assert torch.equal(learner.net.W3.weight, plain["after"]["4.weight"])
     assert learner.history[-1].ref == ImageRef("photo", 0)
-    assert any("own photo" in w.value for w in at.sidebar.warning)  # the link cannot carry it: the sidebar says so
+    # The link cannot carry it: the sidebar says so, on the closed "Save and resume" and inside "Share this state".
+    assert [e.proto.icon for e in at.sidebar.expander if e.label == "Save and resume"] == [":material/warning:"]
+    at.session_state["share_open"] = True
+    at.run()
+    assert any("own photo" in w.value for w in at.sidebar.warning)
 
 
 @pytest.mark.parametrize(
@@ -230,6 +234,7 @@ def test_a_progress_file_with_a_run_loads_through_the_sidebar(real_data):
     record = train_batches(at, 30, 64)
     saved = progress.dumps(at.session_state.learner)
     other = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
+    other.session_state["save_open"] = True  # "Save and resume" is built only while open, as a learner opens it
     other.run()
     other.sidebar.get("file_uploader")[0].set_value(("mine.safetensors", saved, "application/octet-stream")).run()
     assert [s.value for s in other.sidebar.success] == ["Loaded `mine.safetensors`: step 1 of 1."]
