@@ -146,3 +146,30 @@ def test_still_sentence_names_the_lines(real_data):
     rows, cols = explain.still_lines(step)
     text = explain.still_sentence(step)
     assert text.startswith(f"36 rows ({', '.join(map(str, rows))}) and 26 columns ({', '.join(map(str, cols))})")
+
+
+def test_looking_at_a_step_again_draws_nothing_and_changes_nothing(real_data):
+    """explain.signals and ripple.ripple rebuild the step's "before" net from its weights: no random draws
+    (the process-wide generator stays where it was) and the step's recorded weights stay as they were."""
+    from fashionnet import ripple
+
+    learner = Learner(MODERN)
+    step = learner.train_step(*real_data.image("train", 3))
+    kept = {k: v.clone() for k, v in step.params_before.items()}
+    rng = torch.get_rng_state()
+    sig = explain.signals(step, MODERN)
+    rip = ripple.ripple(step, learner, ripple.probe_set(real_data))
+    assert torch.equal(torch.get_rng_state(), rng)
+    assert all(torch.equal(kept[k], v) for k, v in step.params_before.items())
+    # The same numbers from a net that holds copies of those weights, in plain PyTorch.
+    act = nn.ReLU() if MODERN.activation == "relu" else nn.Sigmoid()
+    plain = nn.Sequential(nn.Linear(784, 64), act, nn.Linear(64, 64), act, nn.Linear(64, 64), act, nn.Linear(64, 10))
+    names = {"0": "W1", "2": "W2", "4": "W3", "6": "W4"}
+    plain.load_state_dict({k: kept[f"{names[k.split('.')[0]]}.{k.split('.')[1]}"] for k in plain.state_dict()})
+    x = step.image.float().reshape(1, 784) / (255.0 if MODERN.scale_inputs else 1.0)
+    h2 = plain[:4](x)
+    assert torch.equal(sig.activation, h2.detach()[0])
+    probe = ripple.probe_set(real_data)
+    with torch.no_grad():
+        before = torch.softmax(plain(probe.images.float().reshape(-1, 784) / (255.0 if MODERN.scale_inputs else 1.0)), 1)
+    assert torch.allclose(rip.before, before, rtol=0, atol=1e-6)
