@@ -8,7 +8,7 @@ from fashionnet import charts, explain, export, layerviews, quiz, report, ripple
 from fashionnet.data import CLASSES
 from fashionnet.learner import NothingToUndo, StepRefused
 from ui.router import ensure_routed, rerun_live, shared_data, shared_probe
-from ui.widgets import image_of, pick_image, show_image
+from ui.widgets import image_of, pick_image, png_url, show_image
 
 ensure_routed()
 data = shared_data()
@@ -25,8 +25,8 @@ def probe_gallery_png() -> bytes:
 
 
 @st.cache_resource(show_spinner=False)
-def probe_thumbnail_png(k: int) -> bytes:
-    return report.image_png(shared_probe().images[k], 56)
+def probe_thumbnail_url(k: int) -> str:
+    return png_url(report.image_png(shared_probe().images[k], 56))
 
 
 def printout(weight, bias) -> str:
@@ -165,9 +165,8 @@ def panel() -> None:
                 )
             else:
                 st.image(
-                    layerviews.heatmap_png(step.w3_delta, (row, col)),
+                    png_url(layerviews.heatmap_png(step.w3_delta, (row, col))),
                     caption=report.heatmap_caption(step, row, col),
-                    output_format="PNG",
                     alt=f"Picture of the change of all 4,096 entries of W3, with W3[{row}, {col}] outlined.",
                 )
         with table:
@@ -213,10 +212,9 @@ def panel() -> None:
                 if len(group):
                     st.caption(direction)
                     st.image(  # one element for the row of pictures: fewer messages for the browser to apply
-                        [probe_thumbnail_png(int(k)) for k in group["probe position"]],
+                        [probe_thumbnail_url(int(k)) for k in group["probe position"]],
                         width=56,
                         caption=[f"{b} → {a}" for b, a in zip(group["before"], group["after"], strict=True)],
-                        output_format="PNG",
                     )
         with moved:
             st.vega_lite_chart(

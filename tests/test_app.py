@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 from dataclasses import replace
 
 import pytest
@@ -9,7 +10,7 @@ import torch
 from streamlit.testing.v1 import AppTest
 
 from conftest import ROOT
-from fashionnet import report
+from fashionnet import layerviews, report
 from fashionnet.data import CLASSES
 from fashionnet.settings import LESSON, MODERN
 
@@ -115,10 +116,10 @@ def test_train_one_step_shows_the_learners_numbers_and_undo_restores(at):
     expected = report.top_moves(step, 12)
     assert moved[["row", "column"]].values.tolist() == expected[["row", "column"]].values.tolist()
     assert moved["change"].tolist() == expected["change"].tolist()
-    picture = at.get("imgs")
-    assert any("The box marks W3[0, 0]" in c for img in picture for c in img.proto.imgs[0].caption.split("\n")) or any(
-        "The box marks W3[0, 0]" in cap for img in at.get("image") for cap in img.captions
-    )
+    # W3's change: a picture sent inside the message (a PNG data URL), exactly the picture of this step's change.
+    (picture,) = [img.proto.imgs[0] for img in at.get("image") if "The box marks W3[0, 0]" in img.proto.imgs[0].caption]
+    assert picture.url.startswith("data:image/png;base64,")
+    assert base64.b64decode(picture.url.split(",", 1)[1]) == layerviews.heatmap_png(step.w3_after - step.w3_before, (0, 0))
     at.toggle(key="w3_interactive").set_value(True).run()  # the interactive chart: every entry's numbers
     heat = chart_rows(at, 0)
     assert len(heat) == 4096

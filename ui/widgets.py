@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import random
 
 import streamlit as st
@@ -105,11 +106,17 @@ def show_image(data: FashionData, ref: ImageRef, width: int = 280) -> None:
     else:
         caption = f"{'Training' if ref.split == 'train' else 'Test'} image #{ref.index}: {CLASSES[label]}"
         alt = f"Fashion-MNIST {ref.split} image {ref.index}, a greyscale 28 by 28 picture of {with_article(label)}"
-    png = image_png(image) if ref.split == PHOTO.split else _dataset_png(data, ref.split, ref.index)
-    st.image(png, width=width, caption=caption, output_format="PNG", alt=alt)  # PNG: JPEG would blur the pixels
+    url = png_url(image_png(image)) if ref.split == PHOTO.split else _dataset_png_url(data, ref.split, ref.index)
+    st.image(url, width=width, caption=caption, alt=alt)  # PNG: JPEG would blur the pixels
+
+
+def png_url(png: bytes) -> str:
+    """A PNG as a data URL for ``st.image``: the browser gets the picture inside the message, with no file
+    for Streamlit to hash, check with Pillow and store, and no second request (docs/performance.md)."""
+    return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
 
 
 @st.cache_resource(show_spinner=False, max_entries=2048)
-def _dataset_png(_data: FashionData, split: str, index: int) -> bytes:
-    """A dataset image's PNG, encoded once per process (the dataset is the same for every learner)."""
-    return image_png(_data.image(split, index)[0])
+def _dataset_png_url(_data: FashionData, split: str, index: int) -> str:
+    """A dataset image's PNG data URL, encoded once per process (the dataset is the same for every learner)."""
+    return png_url(image_png(_data.image(split, index)[0]))
