@@ -80,6 +80,7 @@ class StreamlitSession:
     headers: dict[str, str] = field(default_factory=dict)
     keep_messages: bool = True
     widget_ids: dict[str, str] = field(default_factory=dict)  # user key -> widget id
+    widget_fragments: dict[str, str] = field(default_factory=dict)  # user key -> the fragment it is drawn in
     page_hash: str = ""
     ws: object = None
     last: Run | None = None
@@ -111,6 +112,7 @@ class StreamlitSession:
         widget = state.widget_states.widgets.add()
         widget.id = self.widget_ids[key]
         widget.trigger_value = True
+        state.fragment_id = self.widget_fragments.get(key, "")  # as the browser does for a widget inside a fragment
         return await self._run(msg)
 
     async def close(self) -> None:
@@ -177,7 +179,9 @@ class StreamlitSession:
         proto = getattr(element, kind)
         widget_id = getattr(proto, "id", "") if kind not in ("markdown", "heading", "code", "alert", "imgs") else ""
         if widget_id.startswith("$$ID-") and widget_id.count("-") >= 2:
-            self.widget_ids[widget_id.split("-", 2)[2]] = widget_id
+            key = widget_id.split("-", 2)[2]
+            self.widget_ids[key] = widget_id
+            self.widget_fragments[key] = fwd.delta.fragment_id
 
 
 # --- what the page showed ------------------------------------------------------------------------------

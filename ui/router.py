@@ -192,12 +192,15 @@ def _load_progress(key: str) -> None:
 
 # The sidebar's parts that change with every step are fragments: a page's own fragment (the Train page's
 # panel) reruns them along with itself after a step, without rerunning the whole app (docs/performance.md).
-LIVE_FRAGMENTS = ("live_status", "live_share")
-
-
 def rerun_live(*page_fragments: str) -> None:
-    """From a widget callback: rerun these fragments of the page and the sidebar's live parts, not the app."""
-    st.rerun([*page_fragments, *LIVE_FRAGMENTS])
+    """From a widget callback: rerun these fragments of the page and the sidebar's live parts, not the app.
+
+    "Share this state" and "Save and resume" show nothing that a step changes while both are closed,
+    unless the step changed whether the address can hold the history (the Save section's icon says so)."""
+    ss = st.session_state
+    notice = _wanted()[1] is not None
+    share = ss.get("share_open") or ss.get("save_open") or notice != ss.get("link_notice_shown", False)
+    st.rerun([*page_fragments, "live_status", *(["live_share"] if share else [])])
 
 
 def _wanted() -> tuple[dict[str, str], str | None]:
@@ -288,6 +291,7 @@ def _live_share() -> None:
     """Share and save: the link and the progress file change with every step."""
     learner: Learner = st.session_state.learner
     wanted, link_notice = _wanted()
+    st.session_state.link_notice_shown = link_notice is not None
     query = urlencode(wanted)
     # Both are built only while open (opening one reruns this fragment): a step does not resend what nobody looks at.
     share = st.expander("Share this state", icon=":material/link:", key="share_open", on_change="rerun")
