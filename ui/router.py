@@ -16,11 +16,12 @@ import streamlit as st
 
 from fashionnet import progress
 from fashionnet import settings as cfg
-from fashionnet.data import CLASSES, FashionData, load_fashion_mnist
+from fashionnet.data import CLASSES, FashionData, load_early_or_now
 from fashionnet.learner import ImageRef, Learner, RunSpec, StepRefused
 from fashionnet.lesson import CELLS as LESSON_CELLS
 from fashionnet.links import link_params, parse_extras, parse_lesson_step, parse_presenter, parse_selection, parse_settings, parse_steps
 from fashionnet.ripple import ProbeSet, probe_set
+from ui import warmup
 
 # Presenter mode: everything a size larger (Streamlit sizes text in rem), no toolbar. The header stays:
 # it holds the button that opens the sidebar, where presenter mode is switched off again.
@@ -37,8 +38,11 @@ _ROUTING: ContextVar[bool] = ContextVar("fashionnet_routing", default=False)
 
 @st.cache_resource(show_spinner="Loading Fashion-MNIST…")
 def shared_data() -> FashionData:
-    """The dataset, read once per process and shared read-only by every session."""
-    return load_fashion_mnist()
+    """The dataset, read once per process and shared read-only by every session.
+
+    On a server the read started when the server did (``ui/warmup.py``); this takes it over.
+    """
+    return load_early_or_now()
 
 
 @st.cache_resource(show_spinner=False)
@@ -96,6 +100,7 @@ def run() -> None:
         page.run()
     finally:
         _ROUTING.reset(token)
+        warmup.first_page_drawn()
 
 
 def ensure_routed() -> None:
