@@ -21,7 +21,6 @@ from fashionnet.learner import ImageRef, Learner, RunSpec, StepRefused
 from fashionnet.lesson import CELLS as LESSON_CELLS
 from fashionnet.links import link_params, parse_extras, parse_lesson_step, parse_presenter, parse_selection, parse_settings, parse_steps
 from fashionnet.ripple import ProbeSet, probe_set
-from ui import warmup
 
 # Presenter mode: everything a size larger (Streamlit sizes text in rem), no toolbar. The header stays:
 # it holds the button that opens the sidebar, where presenter mode is switched off again.
@@ -100,7 +99,6 @@ def run() -> None:
         page.run()
     finally:
         _ROUTING.reset(token)
-        warmup.first_page_drawn()
 
 
 def ensure_routed() -> None:
