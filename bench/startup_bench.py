@@ -205,7 +205,7 @@ def main(argv: list[str] | None = None) -> int:
         f"{' each, interleaved' if len(names) > 1 else ''}, medians (s from process start) =="
     ]
     keys = list(dict.fromkeys(k for n in names for k in med[n]))
-    lines.append("  " + "".join(f"{n:>16.16}" for n in names) + "  ")
+    lines.append("  " + "".join(f" {n[:15]:>15}" for n in names) + "  ")
     for k in keys:
         lines.append("  " + "".join(f"{med[n].get(k, float('nan')):16.2f}" for n in names) + f"  {k}")
     for n in names:
