@@ -16,7 +16,7 @@ import streamlit as st
 
 from fashionnet import progress
 from fashionnet import settings as cfg
-from fashionnet.data import CLASSES, FashionData, load_fashion_mnist
+from fashionnet.data import CLASSES, FashionData, load_early_or_now
 from fashionnet.learner import ImageRef, Learner, RunSpec, StepRefused
 from fashionnet.lesson import CELLS as LESSON_CELLS
 from fashionnet.links import link_params, parse_extras, parse_lesson_step, parse_presenter, parse_selection, parse_settings, parse_steps
@@ -37,8 +37,11 @@ _ROUTING: ContextVar[bool] = ContextVar("fashionnet_routing", default=False)
 
 @st.cache_resource(show_spinner="Loading Fashion-MNIST…")
 def shared_data() -> FashionData:
-    """The dataset, read once per process and shared read-only by every session."""
-    return load_fashion_mnist()
+    """The dataset, read once per process and shared read-only by every session.
+
+    On a server the read started when the server did (``ui/warmup.py``); this takes it over.
+    """
+    return load_early_or_now()
 
 
 @st.cache_resource(show_spinner=False)
