@@ -14,6 +14,9 @@ script (``__main__``, also under AppTest), which runs the router.
 import streamlit as st
 
 if __name__ == "__main__":  # a session's script run
+    from ui import warmup
+
+    warmup.wait()  # no session runs while the warm-up imports (see ui/warmup.py)
     from ui.router import run
 
     run()

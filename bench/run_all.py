@@ -21,13 +21,16 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "bench"))
 
+BEFORE = "6be5013"  # the code before this session's issue-10 work: the side-by-side baseline
 FULL = [
     ("step", ["bench/step_bench.py"]),
     ("step-profile", ["bench/step_bench.py", "--profile"]),
+    ("learner-ab", ["bench/learner_ab.py", BEFORE]),
     ("rerun", ["bench/rerun_bench.py"]),
     ("paint", ["bench/paint_bench.py", "--clicks", "30"]),
+    ("paint-chart", ["bench/paint_bench.py", "--clicks", "20", "--chart"]),
     ("paint-profile", ["bench/paint_bench.py", "--clicks", "5", "--profile", "--trace"]),
-    ("startup", ["bench/startup_bench.py", "--rounds", "3"]),
+    ("startup", ["bench/startup_bench.py", "--rounds", "3", "--baseline", BEFORE]),
     ("memory", ["bench/memory_bench.py", "--learners", "20", "--sessions", "50"]),
     ("classroom", ["bench/classroom.py", "--learners", "30", "--duration", "60"]),
     ("classroom-bulk", ["bench/classroom.py", "--learners", "30", "--duration", "60", "--bulk"]),

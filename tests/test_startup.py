@@ -32,13 +32,13 @@ def test_the_first_page_imports_neither_torchvision_nor_dynamo(real_data):
         "assert not at.exception, at.exception\n"
         "sentence = [m.value for m in at.markdown if 'The network thinks this is' in m.value]\n"
         "print(json.dumps({'sentence': sentence, 'torchvision': sorted(m for m in sys.modules if m.startswith('torchvision')),\n"
-        "                  'dynamo': 'torch._dynamo' in sys.modules, 'ui.warmup': 'ui.warmup' in sys.modules}))\n"
+        "                  'dynamo': 'torch._dynamo' in sys.modules, 'warm-up started': sys.modules['ui.warmup']._started}))\n"
     )
     result = json.loads(run_python(code))
     assert result["sentence"], "the Predict page did not draw its prediction"
     assert result["torchvision"] == []
     assert result["dynamo"] is False
-    assert result["ui.warmup"] is False  # AppTest runs app.py as a script only: no server start, no warm-up
+    assert result["warm-up started"] is False  # AppTest runs app.py as a script only: no server start, no warm-up
 
 
 def test_streamlit_run_serves_the_st_app_of_app_py():
@@ -90,6 +90,7 @@ def test_the_warm_up_starts_once_and_never_raises(monkeypatch):
     started = []
     monkeypatch.setattr(warmup, "timings", {})
     monkeypatch.setattr(warmup, "_started", False)
+    monkeypatch.setattr(warmup, "_thread", None)
     monkeypatch.setattr(warmup.threading, "Thread", lambda **kw: type("T", (), {"start": lambda self: started.append(kw["name"])})())
     assert warmup.start() is True and warmup.start() is False
     assert started == ["fashionnet-warm-up"]
@@ -142,3 +143,27 @@ def test_optimizers_do_not_import_dynamo_and_their_steps_equal_plain_torch():
     assert len(a) == len(b) > 10
     for x, y in zip(a, b, strict=True):
         assert x.dtype == y.dtype and torch.equal(x, y)
+
+
+def test_a_session_waits_for_the_warm_up_before_it_runs(monkeypatch):
+    """No session draws while the warm-up still imports (a race once broke isinstance checks in st.selectbox)."""
+    import threading
+    import time
+
+    from ui import warmup
+
+    done = threading.Event()
+
+    def slow_warm_up():
+        time.sleep(0.3)
+        done.set()
+
+    monkeypatch.setattr(warmup, "_started", False)
+    monkeypatch.setattr(warmup, "_thread", None)
+    monkeypatch.setattr(warmup, "warm_up", slow_warm_up)
+    warmup.wait()  # nothing started: returns at once
+    assert warmup.start() is True
+    assert not done.is_set()
+    warmup.wait()
+    assert done.is_set()
+    warmup.wait()  # and again, at once

@@ -21,6 +21,7 @@ from fashionnet.learner import ImageRef, Learner, RunSpec, StepRefused
 from fashionnet.lesson import CELLS as LESSON_CELLS
 from fashionnet.links import link_params, parse_extras, parse_lesson_step, parse_presenter, parse_selection, parse_settings, parse_steps
 from fashionnet.ripple import ProbeSet, probe_set
+from ui import warmup
 
 # Presenter mode: everything a size larger (Streamlit sizes text in rem), no toolbar. The header stays:
 # it holds the button that opens the sidebar, where presenter mode is switched off again.
@@ -51,6 +52,7 @@ def shared_probe() -> ProbeSet:
 
 
 def run() -> None:
+    warmup.wait()  # a page opened first from a link comes here without app.py: wait for the warm-up here too
     st.set_page_config(page_title="FashionNet Lab", page_icon="👕", layout="wide")
     data = shared_data()
     _init_session(data)

@@ -37,6 +37,7 @@ SWITCH_INTERVAL_S = 0.001  # while the warm-up imports (Python's default: 0.005)
 _LOG = get_logger(__name__)
 _lock = threading.Lock()
 _started = False
+_thread: threading.Thread | None = None
 timings: dict[str, float] = {}  # seconds since the warm-up started, for the log (bench/startup_bench.py reads it)
 
 
@@ -83,13 +84,27 @@ def warm_up() -> None:
 
 def start() -> bool:
     """Start the warm-up thread, once per process; False if it was started before."""
-    global _started
+    global _started, _thread
     with _lock:
         if _started:
             return False
         _started = True
-    threading.Thread(target=warm_up, name="fashionnet-warm-up", daemon=True).start()
+        _thread = threading.Thread(target=warm_up, name="fashionnet-warm-up", daemon=True)
+    _thread.start()
     return True
+
+
+def wait() -> None:
+    """Wait until the warm-up (imports and the dataset read) is over; at once when none was started.
+
+    Every session's script run calls this before it imports or draws anything. Python's import locks keep
+    two threads from importing the same module twice, but not every library is safe to use while another
+    thread is still importing: a first visit that ran during the warm-up once found ``isinstance((), Mapping)``
+    true inside ``st.selectbox`` ("'tuple' object has no attribute 'keys'", CI, a fresh cache folder, so
+    torchvision was being imported meanwhile). The first visitor waits for the imports either way."""
+    thread = _thread
+    if thread is not None and thread.is_alive() and thread is not threading.current_thread():
+        thread.join()
 
 
 @asynccontextmanager
