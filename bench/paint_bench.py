@@ -284,12 +284,13 @@ def main(argv: list[str] | None = None) -> int:
         page.goto(server.url("/train"))
         wait_for_app(page)
         mode = "none" if args.no_heatmap else "chart" if args.chart else "picture"
-        step = 0
+        step, chart_on = 0, False
 
         def click() -> dict:
-            nonlocal step
+            nonlocal step, chart_on
             step += 1
-            m = page.evaluate(MEASURE_CLICK, {"n": step, "heatSel": HEATMAP, "picSel": PICTURE, "mode": mode})
+            shown = "picture" if mode == "chart" and not chart_on else mode  # the switch appears after the first step
+            m = page.evaluate(MEASURE_CLICK, {"n": step, "heatSel": HEATMAP, "picSel": PICTURE, "mode": shown})
             if m.get("timeout"):
                 raise RuntimeError(f"click {step}: not everything was drawn within 20 s: {sorted(k for k in m if isinstance(m[k], float))}")
             page.wait_for_timeout(150)  # let the page settle (late tasks) before the next click
@@ -301,6 +302,7 @@ def main(argv: list[str] | None = None) -> int:
                 page.locator(".st-key-w3_interactive label").click()
                 page.locator(HEATMAP + " canvas").wait_for()
                 page.wait_for_selector("[data-testid=stApp][data-test-script-state=notRunning]")
+                chart_on = True
         for _ in range(args.clicks):
             results.append(breakdown(click()))
         if args.profile:

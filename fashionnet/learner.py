@@ -334,9 +334,10 @@ def _locked(method):
     return wrapper
 
 
-# A jump replays at most KEYFRAME_EVERY - 1 steps (~1.3-1.5 ms each on the 2-core dev machine): 55 steps stay
-# within 100 ms with room for a busy machine; 200 steps keep 3 keyframes (56, 112, 168), as 64 did.
-KEYFRAME_EVERY = 56
+# A jump replays at most KEYFRAME_EVERY - 1 steps (~1.3-1.5 ms each on the 2-core dev machine). With 56 the
+# worst jump measured 71 ms median but 103 ms at most on a machine that was nearly quiet (bench/learner_ab.py);
+# 47 steps keep the worst case under 100 ms with room, for ~0.5 MB more per 200 steps (4 keyframes: 48 ... 192).
+KEYFRAME_EVERY = 48
 
 
 class Learner:
