@@ -641,6 +641,32 @@ def open_sidebar_section(page, title: str) -> None:
         rerun_and_wait(page, details.locator("summary").click)
 
 
+def test_the_open_share_link_follows_every_step_undo_and_redo(server, pages):
+    """A step reruns only the Train panel and the sidebar's live parts: an open "Share this state" still
+    shows the link of exactly what the learner has, after every step, undo and redo, as the address bar does."""
+    page, log = pages.open(server.url("/train?split=test&index=2"))
+    open_sidebar_section(page, "Share this state")
+    link = page.locator("[data-testid=stSidebar] [data-testid=stCode] code")
+
+    def shown() -> str:
+        return link.inner_text().strip()
+
+    assert "steps=" not in shown()
+    train_step(page)
+    page.wait_for_function("() => location.search.includes('steps=e2')")
+    assert shown().endswith("?split=test&index=2&steps=e2") and page.url.endswith("steps=e2"), (shown(), page.url)
+    train_step(page)
+    page.wait_for_function("() => location.search.includes('steps=e2.e2')")
+    assert shown().endswith("steps=e2.e2")
+    click_and_wait(page, ".st-key-undo_step button")
+    page.wait_for_function("() => !location.search.includes('e2.e2')")
+    assert shown().endswith("steps=e2") and sidebar_steps(page) == "1"
+    click_and_wait(page, ".st-key-redo_step button")
+    page.wait_for_function("() => location.search.includes('steps=e2.e2')")
+    assert shown().endswith("steps=e2.e2") and sidebar_steps(page) == "2"
+    log.assert_clean("share link follows the steps")
+
+
 def test_download_progress_and_resume_in_another_browser(server, pages, tmp_path):
     a, log_a = pages.open(server.url("/train?split=test&index=4"))
     train_step(a)
