@@ -161,15 +161,13 @@ def link_params(selection: ImageRef, settings: Settings, records: list[StepRecor
             params[name] = shown[name]
     if not records:
         return params, None
-    tokens = [_token(r) for r in records]
-    batches = sum(r.batches for r in records if isinstance(r, RunRecord))
-    if len(tokens) > MAX_LINK_STEPS or batches > MAX_LINK_BATCHES or None in tokens:
-        why = (
-            "too many for a link"
-            if len(tokens) > MAX_LINK_STEPS or batches > MAX_LINK_BATCHES
-            else "some were taken on your own photo, which a link cannot carry"
-        )
-        return params, f"The link holds your settings and image, not your {len(tokens)} history entries ({why}): save a progress file."
+    # A step reruns this two or three times (the callback and the sidebar's fragments): a history too long for a
+    # link is told without making a token for each of its (up to 3,500) entries.
+    too_many = len(records) > MAX_LINK_STEPS or sum(r.batches for r in records if isinstance(r, RunRecord)) > MAX_LINK_BATCHES
+    tokens = [] if too_many else [_token(r) for r in records]
+    if too_many or None in tokens:
+        why = "too many for a link" if too_many else "some were taken on your own photo, which a link cannot carry"
+        return params, f"The link holds your settings and image, not your {len(records)} history entries ({why}): save a progress file."
     params["steps"] = ".".join(tokens)
     return params, None
 

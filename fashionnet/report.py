@@ -15,6 +15,7 @@ from PIL import Image
 from torch import nn
 
 from fashionnet.data import CLASSES
+from fashionnet.layerviews import change_limit
 from fashionnet.learner import Prediction, StepReport
 from fashionnet.settings import Settings, preset_name
 
@@ -96,7 +97,7 @@ def top_moves(report: StepReport, k: int = 10) -> pd.DataFrame:
 
 def heatmap_caption(report: StepReport, row: int, col: int) -> str:
     """What the Train page's picture of W3's change shows, with the numbers its colour bar stands for."""
-    limit = float(report.w3_delta.abs().max())
+    limit = change_limit(report.w3_delta)  # the picture's colour scale
     if limit == 0:
         return "No entry of W3 changed in this step: every cell is white."
     return (

@@ -145,6 +145,7 @@ def panel() -> None:
         st.caption(report.moved_summary(step))
         st.markdown(f"**Why:** {report.why_it_moved(step)}")
 
+        # The entry to explain (the number inputs below hold it; a table row or a chart cell sets them).
         row, col = int(st.session_state.get("explain_row", 0)), int(st.session_state.get("explain_col", 0))
         top = report.top_moves(step, 12)
         heat, table = st.columns(2, gap="medium")
@@ -185,9 +186,9 @@ def panel() -> None:
 
         st.markdown("**Explain one entry**: click a row of the table (or a cell of the interactive chart), or choose its row and column.")
         entry = st.container(horizontal=True, gap="small")
-        row = entry.number_input("Row i (layer-3 unit)", 0, 63, step=1, key="explain_row", width=220)
-        col = entry.number_input("Column j (layer-2 unit)", 0, 63, step=1, key="explain_col", width=220)
-        story = explain.entry_story(step, explain.signals(step, learner.settings), int(row), int(col))
+        entry.number_input("Row i (layer-3 unit)", 0, 63, step=1, key="explain_row", width=220)  # = row above
+        entry.number_input("Column j (layer-2 unit)", 0, 63, step=1, key="explain_col", width=220)  # = col above
+        story = explain.entry_story(step, explain.signals(step, learner.settings), row, col)
         st.dataframe(
             story,
             height=35 * (len(story) + 1) + 3,  # every line of the story, no inner scrolling
