@@ -18,6 +18,7 @@ Run from the project root::
 
     python bench/paint_bench.py                    # 30 clicks, the summary block
     python bench/paint_bench.py --chart            # the same with the interactive 4,096-mark chart switched on
+    python bench/paint_bench.py --ripple           # the same with the ripple on 200 probe images opened
     python bench/paint_bench.py --profile --trace  # plus where the browser's time goes
 """
 
@@ -85,7 +86,7 @@ async ({n, heatSel, picSel, mode}) => {
   const app = q('[data-testid=stApp]');
   const heatCanvas = () => q(heatSel + ' canvas');
   const tableCanvas = () => {
-    const cols = [...document.querySelectorAll('[data-testid=stColumn]')].filter(c => c.innerText.includes('Most-moved entries'));
+    const cols = [...document.querySelectorAll('[data-testid=stColumn]')].filter(c => c.textContent.includes('Most-moved entries'));
     return cols.length ? cols[cols.length - 1].querySelector('[data-testid=stDataFrame] canvas') : null;
   };
   const look = c => {  // a checksum of the middle of a canvas, and how many colours it has
@@ -103,8 +104,10 @@ async ({n, heatSel, picSel, mode}) => {
   const textsShown = () => {
     const main = q('[data-testid=stMain]');
     if (!main) return false;
-    const heading = [...main.querySelectorAll('h3')].some(h => h.innerText.startsWith(`Step ${n}: what changed`));
-    const caption = [...main.querySelectorAll('[data-testid=stCaptionContainer]')].some(c => c.innerText.includes(`Steps taken: ${n} `));
+    // textContent, not innerText: innerText makes the browser lay the page out again on every frame it is read
+    const heading = [...main.querySelectorAll('h3')].some(h => h.textContent.startsWith(`Step ${n}: what changed`));
+    const caption = [...main.querySelectorAll('[data-testid=stCaptionContainer], [data-testid=stMarkdownContainer]')]
+      .some(c => c.textContent.includes(`Steps taken: ${n} `));
     return heading && caption;
   };
   const heatEl = heatCanvas(), heat0 = look(heatEl).sum, table0 = look(tableCanvas()).sum;
@@ -271,6 +274,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--profile", action="store_true", help="V8 CPU profile of 10 more clicks, by bundle and function")
     parser.add_argument("--trace", action="store_true", help="Chrome trace of 10 more clicks, main-thread time by kind")
     parser.add_argument("--chart", action="store_true", help="switch on the interactive W3 chart (4,096 Vega marks) instead of the picture")
+    parser.add_argument(
+        "--ripple", action="store_true", help="open 'What this step did to 200 other images' (closed by default) before measuring"
+    )
     parser.add_argument("--no-heatmap", action="store_true", help=argparse.SUPPRESS)  # for experiments on a page without it
     parser.add_argument("--target-ms", type=float, default=TARGET_MS)
     args = parser.parse_args(argv)
@@ -303,6 +309,12 @@ def main(argv: list[str] | None = None) -> int:
                 page.locator(HEATMAP + " canvas").wait_for()
                 page.wait_for_selector("[data-testid=stApp][data-test-script-state=notRunning]")
                 chart_on = True
+            if n == 0 and args.ripple:  # the ripple's expander appears with the first step's results
+                summary = page.locator("[data-testid=stExpander] summary", has_text="What this step did to 200 other images")
+                if summary.count():  # (before the fourth session the ripple was always shown)
+                    summary.click()
+                    page.locator("[data-testid=stVegaLiteChart][aria-label^='Bars: how each class']").wait_for()
+                    page.wait_for_selector("[data-testid=stApp][data-test-script-state=notRunning]")
         for _ in range(args.clicks):
             results.append(breakdown(click()))
         if args.profile:
@@ -328,7 +340,7 @@ def main(argv: list[str] | None = None) -> int:
     totals = sorted(r["total"] for r in results)
     p90 = totals[max(0, round(0.9 * len(totals)) - 1)]
     shown = {"picture": "W3's change as a picture (the default)", "chart": "the interactive W3 chart", "none": "no W3 heatmap"}[mode]
-    size = f"Chromium {args.width}x{args.height}"
+    size = f"Chromium {args.width}x{args.height}" + (", the ripple open" if args.ripple else "")
     lines = [f"== click-to-paint: 'Train one step' on the full Train page, {shown}, {size}, {len(results)} clicks =="]
     lines.append(
         f"click -> painted: median {med['total']:.0f} ms, p90 {p90:.0f} ms, min {totals[0]:.0f}, max {totals[-1]:.0f} "

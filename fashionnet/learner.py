@@ -167,22 +167,26 @@ class StepReport:
         """How much each layer moved (computed when first asked for, so the step itself stays fast)."""
         return {name: _layer_update(self.params_before, self.params_after, name) for name in LAYERS}
 
-    @property
+    @cached_property
     def w3_delta(self) -> torch.Tensor:
-        return self.w3_after - self.w3_before  # (64, 64)
+        return self.w3_after - self.w3_before  # (64, 64); a page reads it several times per step
 
     @property
     def b3_delta(self) -> torch.Tensor:
         return self.b3_after - self.b3_before  # (64,)
 
-    @property
+    @cached_property
     def moved_share(self) -> float:
         """Share of W3's 4,096 weight entries whose value changed at all (compared bit for bit)."""
         return float((self.w3_after != self.w3_before).float().mean())
 
+    @cached_property
+    def _ranked(self) -> torch.Tensor:
+        return torch.sort(self.w3_delta.abs().flatten(), descending=True, stable=True).indices
+
     def ranked(self) -> torch.Tensor:
         """Flat indices of W3's entries, largest absolute change first (ties keep row-major order)."""
-        return torch.sort(self.w3_delta.abs().flatten(), descending=True, stable=True).indices
+        return self._ranked
 
 
 @dataclass(frozen=True, eq=False)

@@ -29,6 +29,8 @@ class Net(nn.Module):
         self.W4 = nn.Linear(64, 10)
         self.activation = activation
 
+    ACTIVATION_FNS = _ACTIVATION_FNS
+
     @property
     def act(self):
         """The activation function between layers (torch.sigmoid or torch.relu)."""

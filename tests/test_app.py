@@ -221,14 +221,18 @@ def test_explain_one_entry_on_the_train_page(at):
     train_page(at)
     at.button(key="train_step").click().run()
     step = at.session_state.learner.last_report
-    story = frame_with(at, "quantity", "how", "value")
-    assert story.loc[story.quantity == "g", "value"].iloc[0] == float(step.w3_grad[0, 0])
-    assert story.loc[story.quantity == "change", "value"].iloc[0] == float(step.w3_delta[0, 0])
+
+    def shown(quantity: str) -> torch.Tensor:
+        """A value of the story's static table (text, 9 significant digits), read back as a 32-bit float."""
+        (table,) = [t.value for t in at.table if list(t.value.columns) == ["quantity", "how", "value"]]
+        return torch.tensor(float(table.loc[table.quantity == quantity, "value"].iloc[0]), dtype=torch.float32)
+
+    assert torch.equal(shown("g"), step.w3_grad[0, 0]) and torch.equal(shown("change"), step.w3_delta[0, 0])
     at.number_input(key="explain_row").set_value(12).run()
     at.number_input(key="explain_col").set_value(30).run()
-    story = frame_with(at, "quantity", "how", "value")
-    assert story.loc[story.quantity == "g", "value"].iloc[0] == float(step.w3_grad[12, 30])
-    assert story.loc[story.quantity == "before", "value"].iloc[0] == float(step.w3_before[12, 30])
+    assert torch.equal(shown("g"), step.w3_grad[12, 30]) and torch.equal(shown("before"), step.w3_before[12, 30])
+    assert torch.equal(shown("after"), step.w3_after[12, 30])
+    assert not torch.equal(shown("g"), step.w3_grad[0, 0])
 
 
 def test_why_page_before_and_after_a_step(at):
@@ -291,13 +295,37 @@ def test_ripple_on_the_train_page(at, real_data):
 
     train_page(at)
     at.button(key="train_step").click().run()
+    assert not at.exception
+    # The ripple starts closed and is not built while closed: no probe metric, no chart, no gallery.
+    box = next(e for e in at.expander if e.label == "What this step did to 200 other images")
+    assert not any(m.label == "Probe accuracy" for m in at.metric)
+    assert not at.get("vega_lite_chart") and not box.children
+    at.session_state["ripple_open"] = True  # as a learner opens it
+    at.button(key="train_step").click().run()
+    assert not at.exception
     learner = at.session_state.learner
-    rip = ripple.ripple(learner.last_report, learner, ripple.probe_set(real_data))
+    assert learner.steps_taken == 2
+    probe = ripple.probe_set(real_data)
+    rip = ripple.ripple(learner.last_report, learner, probe)
     probe_metric = next(m for m in at.metric if m.label == "Probe accuracy")
     assert probe_metric.value == f"{100 * rip.accuracy_after:.1f}\u00a0%"
+    # the accuracy before and after, recomputed here with a plain forward pass of the step's two sets of weights
+    plain_before = ripple.probe_probs(ripple.net_with(learner.last_report.params_before, learner.settings.activation), False, probe)
+    assert torch.equal(plain_before, rip.before)
+    flipped = int((rip.before.argmax(1).eq(probe.labels) != rip.after.argmax(1).eq(probe.labels)).sum())
+    assert any(f"**{flipped} predictions flipped**" in m.value for m in at.markdown)
     rows = chart_rows(at, 0)  # W3's change is a picture: the ripple chart is the page's only chart
     assert [r["class"] for r in rows] == list(CLASSES)
     assert [r["change"] for r in rows] == pytest.approx(ripple.class_changes(rip)["change"].tolist(), abs=1e-12)
+    # once open it stays open (its key) and follows the next step
+    at.button(key="train_step").click().run()
+    rip3 = ripple.ripple(learner.last_report, learner, probe)
+    assert next(m for m in at.metric if m.label == "Probe accuracy").value == f"{100 * rip3.accuracy_after:.1f}\u00a0%"
+    assert at.toggle(key="probe_set_open").value is False
+    at.toggle(key="probe_set_open").set_value(True).run()
+    assert not at.exception
+    (gallery,) = [img.proto.imgs[0] for img in at.get("image") if img.proto.imgs[0].caption == "" and "/media/" in img.proto.imgs[0].url]
+    assert gallery.url.endswith(".png")
 
 
 def test_claim_page_runs_on_a_copy(at):

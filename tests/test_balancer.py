@@ -69,7 +69,7 @@ def server_cookie(learner: Learner) -> str | None:
 
 
 def steps_shown(page) -> int:
-    text = page.locator("[data-testid=stMain] [data-testid=stCaptionContainer]", has_text="Steps taken:").first.inner_text()
+    text = page.locator("[data-testid=stMain] [data-testid=stMarkdownContainer]", has_text="Steps taken:").first.inner_text()
     return int(text.split("Steps taken:")[1].split()[0])
 
 
@@ -77,7 +77,7 @@ def train_step(page) -> None:
     before = steps_shown(page)
     rerun_and_wait(page, lambda: page.locator(".st-key-train_step button").click())
     page.wait_for_function(
-        "n => [...document.querySelectorAll('[data-testid=stMain] [data-testid=stCaptionContainer]')]"
+        "n => [...document.querySelectorAll('[data-testid=stMain] [data-testid=stMarkdownContainer]')]"
         ".some(c => c.innerText.includes(`Steps taken: ${n} `))",
         arg=before + 1,
     )

@@ -407,8 +407,8 @@ def test_two_learners_at_once(server, pages):
 
     assert sidebar_steps(a) == "2"
     assert sidebar_steps(b) == "1"
-    assert a.locator("[data-testid=stCaptionContainer]", has_text="Steps taken: 2 (history: 2)").count() == 1
-    assert b.locator("[data-testid=stCaptionContainer]", has_text="Steps taken: 1 (history: 1)").count() == 1
+    assert a.locator("[data-testid=stMarkdownContainer]", has_text="Steps taken: 2 (history: 2)").count() == 1
+    assert b.locator("[data-testid=stMarkdownContainer]", has_text="Steps taken: 1 (history: 1)").count() == 1
     b_before, b_after = printouts(b)
     a_before, a_after = printouts(a)
     assert b_before == original, "B's step did not start from the seed's weights: A's steps leaked into B"
@@ -529,7 +529,7 @@ def test_click_a_table_row_or_a_chart_cell_to_explain_it(server, pages, real_dat
     train_step(page)
     third = report.top_moves(Learner().train_step(*real_data.image("train", 0)), 12).iloc[2]  # the same step, here
     assert picture_drawn(page)
-    story = page.locator("[data-testid=stDataFrame]", has_text="quantity")
+    story = page.locator("[data-testid=stTable]", has_text="quantity")
     # A row of the most-moved table: its row marker (the grid's first column). The third row is entry k = 2.
     learner_rows = moved_table(page)
     learner_rows.scroll_into_view_if_needed()
@@ -562,7 +562,10 @@ def test_click_a_table_row_or_a_chart_cell_to_explain_it(server, pages, real_dat
 # --- guess first and the ripple ----------------------------------------------------------------------------
 
 
-def test_guess_first_then_see_the_ripple(server, pages):
+def test_guess_first_then_see_the_ripple(server, pages, real_data):
+    from fashionnet import report, ripple
+    from fashionnet.learner import Learner
+
     page, log = pages.open(server.url("/train"))
     page.locator(".st-key-guess_first label").click()
     page.locator(".st-key-guess_loss").wait_for()
@@ -573,9 +576,24 @@ def test_guess_first_then_see_the_ripple(server, pages):
     assert marks.count() == 3
     assert page.get_by_text("Your score this session:").inner_text().startswith("Your score this session: ")
     ripple_chart = page.locator("[data-testid=stVegaLiteChart][aria-label^='Bars: how each class']")
+    # The ripple starts closed, and is built only once opened; then it stays open for the next steps.
+    summary = page.locator("[data-testid=stMain] [data-testid=stExpander] summary", has_text="What this step did to 200 other images")
+    assert page.get_by_text("Probe accuracy").count() == 0 and ripple_chart.count() == 0
+    rerun_and_wait(page, summary.click)
     ripple_chart.scroll_into_view_if_needed()
     assert ripple_chart.locator("svg.marks [aria-roledescription=bar], canvas").count() >= 1
-    assert page.get_by_text("Probe accuracy").count() == 1
+    learner = Learner()  # the same step, here: the ripple's numbers from an independent replay
+    learner.train_step(*real_data.image("train", 0))
+    probe = ripple.probe_set(real_data)
+    rip = ripple.ripple(learner.last_report, learner, probe)
+    probe_metric = page.locator("[data-testid=stMetric]", has_text="Probe accuracy")
+    assert report.percent(rip.accuracy_after) in probe_metric.inner_text()
+    train_step(page)
+    learner.train_step(*real_data.image("train", 0))
+    rip = ripple.ripple(learner.last_report, learner, probe)
+    flipped = len(ripple.flips(rip, probe))
+    page.get_by_text(f"{flipped} predictions flipped").wait_for()
+    assert report.percent(rip.accuracy_after) in probe_metric.inner_text()
     assert_no_exception(page, "guess first")
     log.assert_clean("guess first")
 

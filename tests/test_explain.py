@@ -36,9 +36,21 @@ def test_entry_story_matches_pytorch(real_data, settings):
     if settings.optimizer == "adam":
         state = run.opt.state[run.model[4].weight]
         m_prev, v_prev = state["exp_avg"].clone(), state["exp_avg_sq"].clone()
+    # a and δ by plain PyTorch: the input of the Sequential's third Linear, and the gradient at its output
+    x = image.float().reshape(1, 784) / (255.0 if settings.scale_inputs else 1.0)
+    seen = {}
+    hooks = [
+        run.model[4].register_forward_hook(lambda m, inp, out: seen.update(a=inp[0].detach().clone())),
+        run.model[4].register_full_backward_hook(lambda m, gin, gout: seen.update(delta=gout[0].detach().clone())),
+    ]
+    nn.functional.cross_entropy(run.model(x), torch.tensor([label])).backward()
+    for hook in hooks:
+        hook.remove()
+    run.opt.zero_grad()
     plain = run.step(image, label)
     step = learner.train_step(image, label)
     sig = explain.signals(step, settings)
+    assert torch.equal(sig.activation, seen["a"][0]) and torch.equal(sig.delta, seen["delta"][0])
     assert torch.equal(sig.gradient(), plain["grad"])  # the outer product is exactly autograd's gradient
     for row, col in [(0, 0), (5, 17), (63, 63), *[tuple(divmod(int(k), 64)) for k in step.ranked()[:3]]]:
         story = explain.entry_story(step, sig, row, col)
@@ -173,3 +185,22 @@ def test_looking_at_a_step_again_draws_nothing_and_changes_nothing(real_data):
     with torch.no_grad():
         before = torch.softmax(plain(probe.images.float().reshape(-1, 784) / (255.0 if MODERN.scale_inputs else 1.0)), 1)
     assert torch.allclose(rip.before, before, rtol=0, atol=1e-6)
+
+
+def test_the_story_table_writes_every_32_bit_value_exactly(real_data):
+    """The page shows the story as text: 9 significant digits read back to the very same 32-bit float, and
+    the names keep their underscores (the table's cells are Markdown)."""
+    learner = Learner(MODERN)
+    for i in range(3):
+        step = learner.train_step(*real_data.image("train", i))
+    for row, col in [(0, 0), *[tuple(divmod(int(k), 64)) for k in step.ranked()[:5]]]:
+        story = explain.entry_story(step, explain.signals(step, MODERN), row, col)
+        table = explain.story_table(story)
+        assert len(table) == len(story)
+        exact = {"g": step.w3_grad, "before": step.w3_before, "after": step.w3_after, "change": step.w3_delta}
+        for name, tensor in exact.items():
+            text = table.loc[story.quantity == name, "value"].iloc[0]
+            assert torch.equal(torch.tensor(float(text), dtype=torch.float32), tensor[row, col]), (name, text)
+        for text, value in zip(table["value"], story["value"], strict=True):
+            assert float(text) == pytest.approx(value, rel=5e-9, abs=0)
+        assert table["quantity"].iloc[0] == "a\\_j" and table["quantity"].iloc[1] == "δ\\_i"

@@ -1,0 +1,281 @@
+"""The Train page's panel: Train one step, Undo and Redo, and everything a step changes (one keyed fragment).
+
+``pages/train.py`` draws the title and the image picker, then :func:`panel`. The panel's code lives in
+this module rather than in the page file because it is the hot path of the app: a module is compiled
+once per process, while Streamlit's AppTest parses and compiles a page file again on every run (~6.5 ms
+for this code; a real server keeps the page's bytecode). Nothing here does torch maths: it reads
+``st.session_state``, calls ``fashionnet`` and draws.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import streamlit as st
+
+from fashionnet import charts, explain, export, layerviews, quiz, report, ripple
+from fashionnet.data import CLASSES, FashionData
+from fashionnet.learner import NothingToUndo, StepRefused
+from ui.router import rerun_live, shared_data, shared_probe
+from ui.widgets import image_of, png_url, show_image
+
+FRAGMENTS = ("train_actions", "train_panel")  # what Train, Undo and Redo rerun on this page (and the sidebar's live parts)
+
+
+# Speed (docs/performance.md): everything a step changes is in two fragments, "train_actions" (the sentence
+# and the buttons beside the image) and "train_panel" (all below). Train, Undo and Redo rerun them and the
+# sidebar's live parts, not the whole app, and not the image. W3's change is a picture (a chart of
+# 4,096 marks costs the browser ~130 ms a step; the interactive chart is one switch away). Pictures that
+# are the same for every learner are drawn once per process, and W3's printouts are kept for the two
+# states they show, so a click does not redo what it did before.
+@st.cache_resource(show_spinner=False)
+def probe_gallery_png() -> bytes:
+    return ripple.gallery_png(shared_probe().images)
+
+
+@st.cache_resource(show_spinner=False)
+def probe_thumbnail_url(k: int) -> str:
+    return png_url(report.image_png(shared_probe().images[k], 56))
+
+
+def printout(weight, bias) -> str:
+    """``report.torch_printout``, remembered in this session for the last few W3 states it printed."""
+    return report.remembered_printout(weight, bias, st.session_state.setdefault("w3_printouts", {}))
+
+
+def train() -> None:
+    learner = st.session_state.learner
+    ref = st.session_state.selection
+    image, label = image_of(shared_data(), ref)
+    try:
+        step = learner.train_step(image, label, ref)
+    except StepRefused as err:
+        st.session_state.step_message = str(err)
+        rerun_live(*FRAGMENTS)
+    if st.session_state.get("guess_first"):
+        answers = {q.key: st.session_state.pop(f"guess_{q.key}", None) for q in quiz.questions(learner.settings)}
+        marks = quiz.mark(step, answers, learner.settings)
+        right, asked = st.session_state.get("quiz_score", (0, 0))
+        st.session_state.quiz_score = (right + sum(m.right for m in marks), asked + len(marks))
+        st.session_state.quiz_marks = marks
+    rerun_live(*FRAGMENTS)
+
+
+def move(name: str) -> None:
+    learner = st.session_state.learner
+    try:
+        getattr(learner, name)()
+        st.session_state.step_message = f"Back at step {learner.steps_taken}: weights and optimizer state restored exactly."
+    except NothingToUndo as err:
+        st.session_state.step_message = str(err)
+    rerun_live(*FRAGMENTS)
+
+
+def pick_entry() -> None:
+    chosen = st.session_state.w3_heatmap.selection.get("entry") or []
+    if chosen:
+        st.session_state.explain_row, st.session_state.explain_col = int(chosen[0]["row"]), int(chosen[0]["column"])
+
+
+def pick_row(key: str, top) -> None:
+    rows = st.session_state[key].selection.rows
+    if rows:
+        st.session_state.explain_row, st.session_state.explain_col = int(top.row[rows[0]]), int(top.column[rows[0]])
+
+
+def show_ripple(step, learner) -> None:
+    """The ripple of the newest step on the 200 probe images: accuracy, flipped predictions, per-class change."""
+    probe = shared_probe()
+    rip = ripple.ripple(step, learner, probe)
+    acc, moved = st.columns([1, 2], gap="large")
+    with acc:
+        st.metric("Probe accuracy", report.percent(rip.accuracy_after), f"{100 * (rip.accuracy_after - rip.accuracy_before):+.1f} points")
+        flipped = ripple.flips(rip, probe)
+        st.markdown(
+            f":small[:gray[was {report.percent(rip.accuracy_before)}; 20 test images of each class, the same for everyone.]]\n\n"
+            f"**{len(flipped)} predictions flipped**" + (":" if len(flipped) else ".")
+        )
+        for direction in ("wrong → right", "right → wrong"):
+            group = flipped[flipped.direction == direction].head(8)
+            if len(group):
+                st.caption(direction)
+                st.image(  # one element for the row of pictures: fewer messages for the browser to apply
+                    [probe_thumbnail_url(int(k)) for k in group["probe position"]],
+                    width=56,
+                    caption=[f"{b} → {a}" for b, a in zip(group["before"], group["after"], strict=True)],
+                )
+    with moved:
+        st.vega_lite_chart(
+            spec=charts.class_changes_spec(ripple.class_changes(rip)),
+            key="ripple_chart",
+            alt="Bars: how each class's mean probability of its true class changed in this step.",
+        )
+    if st.toggle("Show the probe set", key="probe_set_open"):
+        st.image(probe_gallery_png(), output_format="PNG", alt="The 200 probe images, 20 per class, one class per row.")
+
+
+def top(data: FashionData) -> None:
+    """The chosen image (redrawn only by a full run: a step does not change it) beside the step's buttons."""
+    left, right = st.columns([1, 3], gap="medium", vertical_alignment="center")
+    with left:
+        show_image(data, st.session_state.selection, width=168)
+    with right:
+        actions(data)
+
+
+@st.fragment(key="train_actions")
+def actions(data: FashionData) -> None:
+    """What the network thinks of the image now, the step count, and Train one step, Undo and Redo."""
+    learner = st.session_state.learner
+    image, label = image_of(data, st.session_state.selection)
+    # One element for the sentence and the count (each element costs every click ~0.5 ms on the server
+    # and more in the browser: docs/performance.md).
+    st.markdown(
+        f"**Now:** {report.prediction_sentence(learner.predict(image), label)}\n\n"
+        f":small[:gray[Steps taken: {learner.steps_taken} (history: {len(learner.history)})]]"
+    )
+    with st.container(horizontal=True, gap="small"):
+        st.button("Train one step", key="train_step", type="primary", on_click=train, icon=":material/play_arrow:")
+        st.button("Undo", key="undo_step", on_click=move, args=("undo",), disabled=learner.steps_taken == 0, icon=":material/undo:")
+        st.button(
+            "Redo",
+            key="redo_step",
+            on_click=move,
+            args=("redo",),
+            disabled=learner.steps_taken >= len(learner.history),
+            icon=":material/redo:",
+        )
+
+
+@st.fragment(key="train_panel")
+def panel() -> None:
+    """Everything a step changes below the buttons: the numbers, W3's change, one entry explained, the ripple."""
+    learner = st.session_state.learner
+    if note := report.lr_discrepancy(learner.settings):
+        st.info(note, icon=":material/menu_book:")
+    guess = st.toggle("Guess first", key="guess_first", help="Answer a few questions about the step before you take it.")
+    if guess:
+        with st.container(border=True):
+            st.markdown("**Before you press Train one step, guess:**")
+            for q in quiz.questions(learner.settings):
+                st.radio(q.text, q.options, index=None, horizontal=True, key=f"guess_{q.key}")
+            right, asked = st.session_state.get("quiz_score", (0, 0))
+            st.caption(f"Your score this session: {right} of {asked}.")
+    for m in st.session_state.pop("quiz_marks", []):
+        (st.success if m.right else st.error)(f"{m.question} You said **{m.answer}**: {'right' if m.right else 'wrong'}. {m.why}")
+    if message := st.session_state.pop("step_message", None):
+        st.warning(message, icon=":material/info:")
+
+    step = learner.last_report
+    if step is None:
+        st.subheader("W3 now")
+        st.code(printout(learner.net.W3.weight.detach(), learner.net.W3.bias.detach()), language=None, wrap_lines=True)
+    else:
+        r = step.record
+        if st.session_state.get("pin_on"):
+            i, j = int(st.session_state.pin_row), int(st.session_state.pin_col)
+            value, change, exact = report.pinned_entry(step, i, j)
+            st.metric(
+                f"Pinned: W3[{i}, {j}] after step {r.number}",
+                value,
+                change,
+                help=f"Exactly {exact}. Pin another entry in the sidebar's Presenter mode.",
+            )
+        st.subheader(f"Step {r.number}: what changed")
+        numbers = st.container(horizontal=True, gap="medium")  # one block for the three numbers: fewer elements per step
+        loss_change = f"{r.loss_after - r.loss_before:+.4f} (was {r.loss_before:.4f})"
+        numbers.metric("Loss", f"{r.loss_after:.4f}", loss_change, delta_color="inverse")
+        numbers.metric(
+            f"P({CLASSES[r.label]})",
+            report.percent(r.p_true_after),
+            f"{100 * (r.p_true_after - r.p_true_before):+.2f} points (was {report.percent(r.p_true_before)})",
+        )
+        numbers.metric("W3 entries moved", f"{step.moved_share:.1%}")
+        st.info(report.first_entry_callout(step), icon=":material/arrow_forward:")
+        st.markdown(f":small[:gray[{report.moved_summary(step)}]]\n\n**Why:** {report.why_it_moved(step)}")
+
+        # The entry to explain (the number inputs below hold it; a table row or a chart cell sets them).
+        row, col = int(st.session_state.get("explain_row", 0)), int(st.session_state.get("explain_col", 0))
+        top = report.top_moves(step, 12)
+        heat, table = st.columns(2, gap="medium")
+        with heat:
+            st.markdown("**Change of every W3 entry**")
+            if st.toggle(
+                "Hover and click every entry",
+                key="w3_interactive",
+                help="An interactive chart instead of the picture: hover any entry for its numbers, click one to explain it. "
+                "It takes the browser about ten times longer to redraw after each step.",
+            ):
+                st.vega_lite_chart(
+                    spec=charts.w3_heatmap_spec(report.w3_change_frame(step), selectable=True),
+                    key="w3_heatmap",
+                    on_select=pick_entry,
+                    selection_mode="entry",
+                    alt="Heatmap of the change of all 4,096 entries of W3; the table beside it lists the largest.",
+                )
+            else:
+                st.image(
+                    png_url(layerviews.heatmap_png(step.w3_delta, (row, col))),
+                    caption=report.heatmap_caption(step, row, col),
+                    alt=f"Picture of the change of all 4,096 entries of W3, with W3[{row}, {col}] outlined.",
+                )
+        with table:
+            st.markdown("**Most-moved entries** (click a row to explain it)")
+            fmt = st.column_config.NumberColumn(format="%.6f")
+            key = f"moved_table_{r.number}"  # a new step starts with no row selected
+            st.dataframe(
+                top,
+                height=35 * 13 + 3,  # all 12 rows and the header, no inner scrolling
+                hide_index=True,
+                key=key,
+                on_select=functools.partial(pick_row, key, top),
+                selection_mode="single-row",
+                column_config={"before": fmt, "after": fmt, "change": st.column_config.NumberColumn(format="%+.7f")},
+            )
+
+        st.markdown("**Explain one entry**: click a row of the table (or a cell of the interactive chart), or choose its row and column.")
+        entry = st.container(horizontal=True, gap="small")
+        entry.number_input("Row i (layer-3 unit)", 0, 63, step=1, key="explain_row", width=220)  # = row above
+        entry.number_input("Column j (layer-2 unit)", 0, 63, step=1, key="explain_col", width=220)  # = col above
+        story = explain.entry_story(step, explain.signals(step, learner.settings), row, col)
+        # A static table (HTML in the browser, no data grid): the story is read, not scrolled or sorted.
+        st.table(explain.story_table(story), alt=f"How W3[{row}, {col}] moved in this step, from its gradient to its change.")
+
+        # The ripple starts closed: the lesson's subject is W3, and the ripple's 200-image forward passes, tables
+        # and chart cost a click ~10 ms on the server and ~12 elements in the browser. Opened once, it stays open
+        # for this learner (its key) and is built on every step from then on.
+        ripple_box = st.expander("What this step did to 200 other images", key="ripple_open", on_change="rerun")
+        if ripple_box.open:
+            with ripple_box:
+                show_ripple(step, learner)
+        printouts = st.expander(
+            "`net.W3._parameters` before and after the step, as PyTorch prints them", key="printouts_open", on_change="rerun"
+        )
+        if printouts.open:
+            printouts.markdown("**Before the step**")
+            printouts.code(printout(step.w3_before, step.b3_before), language=None, wrap_lines=True)
+            printouts.markdown("**After the step**")
+            printouts.code(printout(step.w3_after, step.b3_after), language=None, wrap_lines=True)
+        export_box = st.expander("Homework export: this step's numbers as CSV and JSON", key="export_open", on_change="rerun")
+        if export_box.open:
+            export_box.code(export.SCHEMA, language=None)
+            formats = (("csv", "text/csv", export.step_csv), ("json", "application/json", export.step_json))
+            for column, (ext, mime, write) in zip(export_box.columns(2), formats, strict=True):
+                column.download_button(
+                    f"Download {ext.upper()}",
+                    data=lambda write=write: write(step),  # built when clicked, not on every rerun
+                    file_name=f"fashionnet-step{r.number}.{ext}",
+                    mime=mime,
+                    on_click="ignore",
+                    key=f"export_{ext}",
+                )
+        layers_box = st.expander("Bias of W3, and how much every layer moved", key="layers_open", on_change="rerun")
+        if layers_box.open:
+            fmt7 = st.column_config.NumberColumn(format="%+.7f")
+            layers_box.dataframe(
+                report.bias_change_frame(step),
+                hide_index=True,
+                key="bias_table",
+                column_config={"before": fmt, "after": fmt, "change": fmt7},
+            )
+            layers_box.dataframe(report.layer_updates_frame(step), hide_index=True, key="layers_table")
