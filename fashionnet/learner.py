@@ -829,6 +829,9 @@ class TrainingRun:
                 learner.net.train()  # measuring put the net in evaluation mode
             if deadline is not None and time.perf_counter() >= deadline:
                 break
+            # A server runs every learner's session in one process: between batches, hand the interpreter to
+            # any other session's thread that is waiting for it, so bulk training does not delay their steps.
+            time.sleep(0)
         if self.message is None:
             if learner._weights_finite():
                 self._good = (self.done, learner._snapshot())
