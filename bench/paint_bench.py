@@ -19,6 +19,7 @@ Run from the project root::
     python bench/paint_bench.py                    # 30 clicks, the summary block
     python bench/paint_bench.py --chart            # the same with the interactive 4,096-mark chart switched on
     python bench/paint_bench.py --ripple           # the same with the ripple on 200 probe images opened
+    python bench/paint_bench.py --baseline 1f9040b # an older commit's app and this one, rounds alternating
     python bench/paint_bench.py --profile --trace  # plus where the browser's time goes
 """
 
@@ -33,6 +34,7 @@ import statistics
 import tempfile
 from pathlib import Path
 
+from benchenv import ROOT
 from classroom import machine_line
 
 from browser_support import StreamlitServer, chromium, wait_for_app
@@ -279,17 +281,30 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--no-heatmap", action="store_true", help=argparse.SUPPRESS)  # for experiments on a page without it
     parser.add_argument("--target-ms", type=float, default=TARGET_MS)
+    parser.add_argument(
+        "--baseline", action="append", default=[], metavar="REV", help="also time the app of git commit REV, rounds alternating"
+    )
+    parser.add_argument("--rounds", type=int, default=3, help="with --baseline: rounds per tree (clicks are split over them)")
     args = parser.parse_args(argv)
 
     print(f"machine: {machine_line()}", flush=True)
+    mode = "none" if args.no_heatmap else "chart" if args.chart else "picture"
+    if args.baseline:
+        return side_by_side(args, mode)
+    results, extra_lines = session(args, mode, ROOT, args.clicks, args.profile, args.trace)
+    print("\n".join(summary_lines(args, mode, results) + extra_lines), flush=True)
+    return 0
+
+
+def session(args, mode: str, root: Path, clicks: int, profile: bool = False, trace: bool = False) -> tuple[list[dict], list[str]]:
+    """One server (the app in ``root``) and one Chromium page: warm up, then time ``clicks`` clicks."""
     results, extra_lines = [], []
-    with StreamlitServer(cache_dir=os.environ["FASHIONNET_CACHE_DIR"]) as server, chromium() as browser:
+    with StreamlitServer(cache_dir=os.environ["FASHIONNET_CACHE_DIR"], root=root) as server, chromium() as browser:
         context = browser.new_context(viewport={"width": args.width, "height": args.height})
         context.add_init_script(INIT_SCRIPT)
         page = context.new_page()
         page.goto(server.url("/train"))
         wait_for_app(page)
-        mode = "none" if args.no_heatmap else "chart" if args.chart else "picture"
         step, chart_on = 0, False
 
         def click() -> dict:
@@ -315,9 +330,9 @@ def main(argv: list[str] | None = None) -> int:
                     summary.click()
                     page.locator("[data-testid=stVegaLiteChart][aria-label^='Bars: how each class']").wait_for()
                     page.wait_for_selector("[data-testid=stApp][data-test-script-state=notRunning]")
-        for _ in range(args.clicks):
+        for _ in range(clicks):
             results.append(breakdown(click()))
-        if args.profile:
+        if profile:
             cdp = context.new_cdp_session(page)
             cdp.send("Profiler.enable")
             cdp.send("Profiler.setSamplingInterval", {"interval": 100})
@@ -325,7 +340,7 @@ def main(argv: list[str] | None = None) -> int:
             for _ in range(10):
                 click()
             extra_lines += summarize_profile(cdp.send("Profiler.stop")["profile"], 10)
-        if args.trace:
+        if trace:
             with tempfile.TemporaryDirectory() as tmp:
                 path = Path(tmp) / "trace.json"
                 browser.start_tracing(page=page, path=str(path), categories=["devtools.timeline", "v8", "disabled-by-default-v8.gc"])
@@ -334,7 +349,29 @@ def main(argv: list[str] | None = None) -> int:
                 browser.stop_tracing()
                 extra_lines += summarize_trace(path, 10)
         context.close()
+    return results, extra_lines
 
+
+def side_by_side(args, mode: str) -> int:
+    """``--baseline REV``: the same clicks on REV's app and on this tree's, in alternating rounds (one server at a time)."""
+    from startup_bench import baseline_tree
+
+    trees = {rev: baseline_tree(rev) for rev in args.baseline} | {"this tree": ROOT}
+    results: dict[str, list[dict]] = {name: [] for name in trees}
+    per_round = max(1, args.clicks // args.rounds)
+    for _ in range(args.rounds):
+        for name, root in trees.items():
+            results[name] += session(args, mode, root, per_round)[0]
+    for name in trees:
+        print("\n".join([f"-- {name}", *summary_lines(args, mode, results[name])]), flush=True)
+    med = {name: statistics.median(r["total"] for r in rows) for name, rows in results.items()}
+    for rev in args.baseline:
+        ratio = med["this tree"] / med[rev]
+        print(f"click -> painted, median: {rev} {med[rev]:.0f} ms, this tree {med['this tree']:.0f} ms: ratio {ratio:.2f}")
+    return 0
+
+
+def summary_lines(args, mode: str, results: list[dict]) -> list[str]:
     keys = list(results[0])
     med = {k: statistics.median(r[k] for r in results) for k in keys}
     totals = sorted(r["total"] for r in results)
@@ -359,8 +396,7 @@ def main(argv: list[str] | None = None) -> int:
         f"  long tasks between click and paint: {med['long tasks (sum)']:.0f} ms; "
         f"{med['ForwardMsgs (count)']:.0f} ForwardMsgs, {med['ForwardMsgs (kB)']:.0f} kB per click"
     )
-    print("\n".join(lines + extra_lines), flush=True)
-    return 0
+    return lines
 
 
 if __name__ == "__main__":

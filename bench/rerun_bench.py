@@ -14,6 +14,7 @@ Run from the project root::
 
     python bench/rerun_bench.py                # 40 rounds, the summary block
     python bench/rerun_bench.py --profile 25   # plus the top 25 functions of the script thread
+    python bench/rerun_bench.py --rounds 60 --baseline 1f9040b  # an older commit side by side, alternating
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import argparse
 import cProfile
 import io
 import pstats
+import re
 import statistics
 import time
 
@@ -83,7 +85,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=40)
     parser.add_argument("--profile", type=int, default=0, metavar="N", help="print the top N functions of the script thread")
     parser.add_argument("--target-ms", type=float, default=TARGET_MS)
+    parser.add_argument("--baseline", action="append", default=[], metavar="REV", help="also run REV's bench on REV's app, alternating")
+    parser.add_argument("--blocks", type=int, default=4, help="with --baseline: alternating runs per tree (--rounds is split over them)")
     args = parser.parse_args(argv)
+    if args.baseline:
+        return side_by_side(args)
 
     from classroom import machine_line
     from streamlit.testing.v1 import AppTest
@@ -143,6 +149,47 @@ def main(argv: list[str] | None = None) -> int:
         lines.append("cProfile of the script thread over 20 clicks (cumulative; per click divide by 20; cProfile slows Python code down):")
         lines.append(out.getvalue())
     print("\n".join(lines), flush=True)
+    return 0
+
+
+LINE = re.compile(
+    r"^(click Train one step \+ rerun, (?:as AppTest runs it|with the server's bytecode cache))\s+([\d.]+) ms \(script ([\d.]+) ms\)"
+)
+
+
+def side_by_side(args) -> int:
+    """``--baseline REV``: this bench as it was at REV, on REV's app, and this tree's, in alternating processes
+    (AppTest imports the app's modules: two trees cannot share one process). Medians over all blocks' medians."""
+    import subprocess
+    import sys
+
+    from classroom import machine_line
+    from startup_bench import baseline_tree
+
+    print(f"machine: {machine_line()}", flush=True)
+    trees = {rev: baseline_tree(rev) for rev in args.baseline} | {"this tree": ROOT}
+    got: dict[str, dict[str, list[float]]] = {name: {} for name in trees}
+    per_block = max(5, args.rounds // args.blocks)
+    for _ in range(args.blocks):
+        for name, root in trees.items():
+            out = subprocess.run(
+                [sys.executable, str(root / "bench" / "rerun_bench.py"), "--rounds", str(per_block)],
+                cwd=root, capture_output=True, text=True, check=True,
+            ).stdout  # fmt: skip
+            for line in out.splitlines():
+                if m := LINE.match(line):
+                    got[name].setdefault(m.group(1), []).append(float(m.group(2)))
+                    got[name].setdefault(m.group(1) + " (script)", []).append(float(m.group(3)))
+    print(f"== Train page rerun after a click (AppTest), side by side: {args.blocks} alternating blocks of {per_block} rounds, medians ==")
+    for label in got["this tree"]:
+        cells = "; ".join(f"{name} {statistics.median(got[name][label]):.1f} ms" for name in trees if label in got[name])
+        print(f"{label:<70} {cells}")
+    main_label = "click Train one step + rerun, as AppTest runs it"
+    now = statistics.median(got["this tree"][main_label])
+    for rev in args.baseline:
+        before = statistics.median(got[rev][main_label])
+        print(f"{main_label}: {rev} {before:.1f} ms -> this tree {now:.1f} ms, ratio {now / before:.2f}")
+    print(f"target <= {args.target_ms:.0f} ms: {'MET' if now <= args.target_ms else 'NOT MET'} ({now:.1f} ms)")
     return 0
 
 

@@ -2,7 +2,7 @@
 
 Run from the project root on a quiet machine (nothing else running: the machine has 2 cores)::
 
-    python bench/run_all.py            # the full set, about 10 minutes
+    python bench/run_all.py            # the full set, about 20 minutes
     python bench/run_all.py --quick    # small sizes, to check that everything runs (about 3 minutes)
 
 Each benchmark runs in its own process; its output goes to ``.artifacts/bench/<name>.txt`` and its
@@ -21,13 +21,14 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "bench"))
 
-BEFORE = "6be5013"  # the code before this session's issue-10 work: the side-by-side baseline
+BEFORE = "1f9040b"  # the code before this session's issue-10 work (fourth session): the side-by-side baseline
 FULL = [
     ("step", ["bench/step_bench.py"]),
     ("step-profile", ["bench/step_bench.py", "--profile"]),
     ("learner-ab", ["bench/learner_ab.py", BEFORE]),
-    ("rerun", ["bench/rerun_bench.py"]),
-    ("paint", ["bench/paint_bench.py", "--clicks", "30"]),
+    ("rerun", ["bench/rerun_bench.py", "--rounds", "60", "--baseline", BEFORE]),
+    ("paint", ["bench/paint_bench.py", "--clicks", "30", "--baseline", BEFORE]),
+    ("paint-ripple", ["bench/paint_bench.py", "--clicks", "20", "--ripple"]),
     ("paint-chart", ["bench/paint_bench.py", "--clicks", "20", "--chart"]),
     ("paint-profile", ["bench/paint_bench.py", "--clicks", "5", "--profile", "--trace"]),
     ("startup", ["bench/startup_bench.py", "--rounds", "3", "--baseline", BEFORE]),
@@ -35,6 +36,8 @@ FULL = [
     ("classroom", ["bench/classroom.py", "--learners", "30", "--duration", "60"]),
     ("classroom-bulk", ["bench/classroom.py", "--learners", "30", "--duration", "60", "--bulk"]),
     ("classroom-2-replicas", ["bench/classroom.py", "--learners", "30", "--duration", "60", "--replicas", "2"]),
+    ("classroom-2-replicas-bulk", ["bench/classroom.py", "--learners", "30", "--duration", "60", "--replicas", "2", "--bulk"]),
+    ("training", ["bench/training_bench.py", "--quick", "--rounds", "7"]),
 ]
 QUICK = [
     ("step", ["bench/step_bench.py"]),

@@ -59,7 +59,10 @@ def missing_browser_reason() -> str | None:
 class StreamlitServer:
     """``streamlit run app.py`` on a free port of 127.0.0.1, with its own cache folder; a context manager."""
 
-    def __init__(self, data_dir: str = DATA_DIR, cache_dir: str | None = None, extra_env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self, data_dir: str = DATA_DIR, cache_dir: str | None = None, extra_env: dict[str, str] | None = None, root: Path = REPO_ROOT
+    ) -> None:
+        self.root = root  # the app's folder (benchmarks run an older commit's tree side by side)
         self.port = free_port()
         self.data_dir = data_dir
         self.extra_env = extra_env or {}
@@ -89,7 +92,7 @@ class StreamlitServer:
             "--server.headless", "true",
         ]  # fmt: skip
         self._log = open(self.log_path, "wb")  # noqa: SIM115 - closed in stop()
-        self.proc = subprocess.Popen(cmd, cwd=REPO_ROOT, env=env, stdout=self._log, stderr=subprocess.STDOUT)
+        self.proc = subprocess.Popen(cmd, cwd=self.root, env=env, stdout=self._log, stderr=subprocess.STDOUT)
         try:
             self._wait_healthy()
         except BaseException:
