@@ -155,6 +155,12 @@ async ({n, heatSel, picSel, mode}) => {
         if (l.sum !== heat0 && l.colours > 20) marks.heat = now;
       }
       if (marks.table === undefined && redrawn(tableCanvas()) && look(tableCanvas()).sum !== table0) marks.table = now;
+      // Fallback when the observer saw no "running" at all (a rerun fast enough to leave no record): the new
+      // step's texts can only come from the new run, so once they are shown and the app is not running, it finished.
+      if (marks.notRunning === undefined && marks.text !== undefined && app.getAttribute('data-test-script-state') === 'notRunning') {
+        marks.notRunning = now;
+        marks.running = marks.running ?? marks.click;
+      }
       const stale = q('[data-stale=true]');
       if (marks.notRunning !== undefined && marks.text !== undefined && marks.heat !== undefined && marks.table !== undefined && !stale) {
         marks.frame = now;

@@ -338,10 +338,11 @@ def _locked(method):
     return wrapper
 
 
-# A jump replays at most KEYFRAME_EVERY - 1 steps (~1.3-1.5 ms each on the 2-core dev machine). With 56 the
-# worst jump measured 71 ms median but 103 ms at most on a machine that was nearly quiet (bench/learner_ab.py);
-# 47 steps keep the worst case under 100 ms with room, for ~0.5 MB more per 200 steps (4 keyframes: 48 ... 192).
-KEYFRAME_EVERY = 48
+# A jump replays at most KEYFRAME_EVERY - 1 steps (~1.3-2 ms each on the 2-core dev machine, depending on its
+# load). With 56 the worst jump measured 103 ms on a nearly quiet machine; with 48, 90 ms (third session) and
+# 95.8 ms on a slower day (fourth session, bench/learner_ab.py). 39 steps keep the worst case under 100 ms with
+# room, for ~0.5 MB more per 200 steps (5 keyframes: 40 ... 200).
+KEYFRAME_EVERY = 40
 
 
 class Learner:
