@@ -151,6 +151,15 @@ def actions(data: FashionData) -> None:
 def panel() -> None:
     """Everything a step changes below the buttons: the numbers, W3's change, one entry explained, the ripple."""
     learner = st.session_state.learner
+    step = learner.last_report
+    # Everything the panel shows is computed first, then drawn: the browser gets the panel's messages in
+    # one burst rather than spread over the computations, and applies them in fewer passes.
+    if step is not None:
+        row, col = int(st.session_state.get("explain_row", 0)), int(st.session_state.get("explain_col", 0))
+        texts = report.first_entry_callout(step), report.moved_summary(step), report.why_it_moved(step)
+        top = report.top_moves(step, 12)
+        picture = None if st.session_state.get("w3_interactive") else png_url(layerviews.heatmap_png(step.w3_delta, (row, col)))
+        story = explain.story_table(explain.entry_story(step, explain.signals(step, learner.settings), row, col))
     if note := report.lr_discrepancy(learner.settings):
         st.info(note, icon=":material/menu_book:")
     guess = st.toggle("Guess first", key="guess_first", help="Answer a few questions about the step before you take it.")
@@ -166,7 +175,6 @@ def panel() -> None:
     if message := st.session_state.pop("step_message", None):
         st.warning(message, icon=":material/info:")
 
-    step = learner.last_report
     if step is None:
         st.subheader("W3 now")
         st.code(printout(learner.net.W3.weight.detach(), learner.net.W3.bias.detach()), language=None, wrap_lines=True)
@@ -191,12 +199,11 @@ def panel() -> None:
             f"{100 * (r.p_true_after - r.p_true_before):+.2f} points (was {report.percent(r.p_true_before)})",
         )
         numbers.metric("W3 entries moved", f"{step.moved_share:.1%}")
-        st.info(report.first_entry_callout(step), icon=":material/arrow_forward:")
-        st.markdown(f":small[:gray[{report.moved_summary(step)}]]\n\n**Why:** {report.why_it_moved(step)}")
+        callout, summary, why = texts
+        st.info(callout, icon=":material/arrow_forward:")
+        st.markdown(f":small[:gray[{summary}]]\n\n**Why:** {why}")
 
-        # The entry to explain (the number inputs below hold it; a table row or a chart cell sets them).
-        row, col = int(st.session_state.get("explain_row", 0)), int(st.session_state.get("explain_col", 0))
-        top = report.top_moves(step, 12)
+        # The entry to explain (row, col above): the number inputs below hold it; a table row or a chart cell sets them.
         heat, table = st.columns(2, gap="medium")
         with heat:
             st.markdown("**Change of every W3 entry**")
@@ -215,7 +222,7 @@ def panel() -> None:
                 )
             else:
                 st.image(
-                    png_url(layerviews.heatmap_png(step.w3_delta, (row, col))),
+                    picture or png_url(layerviews.heatmap_png(step.w3_delta, (row, col))),
                     caption=report.heatmap_caption(step, row, col),
                     alt=f"Picture of the change of all 4,096 entries of W3, with W3[{row}, {col}] outlined.",
                 )
@@ -237,9 +244,8 @@ def panel() -> None:
         entry = st.container(horizontal=True, gap="small")
         entry.number_input("Row i (layer-3 unit)", 0, 63, step=1, key="explain_row", width=220)  # = row above
         entry.number_input("Column j (layer-2 unit)", 0, 63, step=1, key="explain_col", width=220)  # = col above
-        story = explain.entry_story(step, explain.signals(step, learner.settings), row, col)
         # A static table (HTML in the browser, no data grid): the story is read, not scrolled or sorted.
-        st.table(explain.story_table(story), alt=f"How W3[{row}, {col}] moved in this step, from its gradient to its change.")
+        st.table(story, alt=f"How W3[{row}, {col}] moved in this step, from its gradient to its change.")
 
         # The ripple starts closed: the lesson's subject is W3, and the ripple's 200-image forward passes, tables
         # and chart cost a click ~10 ms on the server and ~12 elements in the browser. Opened once, it stays open
