@@ -149,7 +149,6 @@ def read_torchvision_cache(cache_dir: Path | str, download: bool) -> FashionData
     root = Path(cache_dir)
     raw_folder = root / "FashionMNIST" / "raw"  # torchvision's FashionMNIST(root).raw_folder
     raw = [raw_folder / Path(name).stem for name in FILE_NAMES]
-    decoded = None
     if all(path.is_file() for path in raw):  # files torchvision downloaded before: maybe decoded before too
         decoded = _writable(root) / "decoded" / _folder_key(raw_folder)
         digests = _digests(raw)
@@ -377,10 +376,14 @@ _early_lock = threading.Lock()
 _ENV_KEYS = ("FASHIONNET_DATA_DIR", "FASHIONNET_CACHE_DIR", "XDG_CACHE_HOME", "FASHIONNET_OFFLINE", "HOME")
 
 
+def _env_key(env: Mapping[str, str]) -> tuple[str, ...]:
+    return tuple(env.get(k, "") for k in _ENV_KEYS)
+
+
 def start_early_load(env: Mapping[str, str] | None = None) -> Future:
     """Start :func:`load_fashion_mnist` in a background thread, once per environment; returns its future."""
     env = dict(os.environ if env is None else env)
-    key = tuple(env.get(k, "") for k in _ENV_KEYS)
+    key = _env_key(env)
     with _early_lock:
         if key in _early:
             return _early[key]
@@ -406,7 +409,7 @@ def load_early_or_now(env: Mapping[str, str] | None = None) -> FashionData:
     """
     env = dict(os.environ if env is None else env)
     with _early_lock:
-        future = _early.pop(tuple(env.get(k, "") for k in _ENV_KEYS), None)
+        future = _early.pop(_env_key(env), None)
     if future is not None:
         try:
             return future.result()

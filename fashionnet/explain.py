@@ -17,7 +17,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from fashionnet.learner import Learner, StepReport, make_optimizer
-from fashionnet.model import Net, make_net, to_input
+from fashionnet.model import ACTIVATION_FNS, Net, make_net, to_input
 from fashionnet.report import w3_frame
 from fashionnet.settings import PRESETS, Settings
 
@@ -40,7 +40,7 @@ def signals(report: StepReport, settings: Settings) -> Signals:
 
     The same operations as ``Net``'s forward (``nn.Linear`` is ``F.linear``) on the step's weights, without
     building a module (~1 ms a click on the server); autograd runs only from the loss back to z3."""
-    p, act = report.params_before, Net.ACTIVATION_FNS[settings.activation]
+    p, act = report.params_before, ACTIVATION_FNS[settings.activation]
     x = to_input(report.image, settings.scale_inputs)
     with torch.no_grad():
         h2 = act(F.linear(act(F.linear(x, p["W1.weight"], p["W1.bias"])), p["W2.weight"], p["W2.bias"]))  # (1, 64)

@@ -12,7 +12,7 @@ from torch import nn
 
 from fashionnet.settings import ACTIVATIONS
 
-_ACTIVATION_FNS = {"sigmoid": torch.sigmoid, "relu": torch.relu}
+ACTIVATION_FNS = {"sigmoid": torch.sigmoid, "relu": torch.relu}
 # nn.Linear draws its initial weights from torch's process-wide generator; this lock makes seeding and
 # drawing one atomic step when several learners' sessions build a net at the same moment.
 _INIT_LOCK = threading.Lock()
@@ -29,12 +29,10 @@ class Net(nn.Module):
         self.W4 = nn.Linear(64, 10)
         self.activation = activation
 
-    ACTIVATION_FNS = _ACTIVATION_FNS
-
     @property
     def act(self):
         """The activation function between layers (torch.sigmoid or torch.relu)."""
-        return _ACTIVATION_FNS[self.activation]
+        return ACTIVATION_FNS[self.activation]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.forward_all(x)[-1]

@@ -106,7 +106,7 @@ def show_image(data: FashionData, ref: ImageRef, width: int = 280) -> None:
     else:
         caption = f"{'Training' if ref.split == 'train' else 'Test'} image #{ref.index}: {CLASSES[label]}"
         alt = f"Fashion-MNIST {ref.split} image {ref.index}, a greyscale 28 by 28 picture of {with_article(label)}"
-    url = png_url(image_png(image)) if ref.split == PHOTO.split else _dataset_png_url(data, ref.split, ref.index)
+    url = png_url(image_png(image)) if ref.split == PHOTO.split else _dataset_png_url(data, data.source, data.origin, ref.split, ref.index)
     st.image(url, width=width, caption=caption, alt=alt)  # PNG: JPEG would blur the pixels
 
 
@@ -117,6 +117,9 @@ def png_url(png: bytes) -> str:
 
 
 @st.cache_resource(show_spinner=False, max_entries=2048)
-def _dataset_png_url(_data: FashionData, split: str, index: int) -> str:
-    """A dataset image's PNG data URL, encoded once per process (the dataset is the same for every learner)."""
+def _dataset_png_url(_data: FashionData, source: str, origin: str, split: str, index: int) -> str:
+    """A dataset image's PNG data URL, encoded once per process (the dataset is the same for every learner).
+
+    ``source`` and ``origin`` name the dataset in the cache key: after ``shared_data`` reads another one (the
+    sample, another folder), its images are not served from the old one's entries."""
     return png_url(image_png(_data.image(split, index)[0]))
