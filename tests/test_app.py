@@ -13,6 +13,7 @@ from conftest import ROOT
 from fashionnet import layerviews, report
 from fashionnet.data import CLASSES
 from fashionnet.settings import LESSON, MODERN
+from ui import train_panel
 
 pytestmark = pytest.mark.realdata
 
@@ -135,6 +136,45 @@ def test_train_one_step_shows_the_learners_numbers_and_undo_restores(at):
     assert at.code[0].value == report.torch_printout(step.w3_after, step.b3_after)
 
 
+def test_a_step_reruns_only_what_it_changes(at):
+    """AppTest keeps only the elements of its last run: after a click they are exactly what the click redrew."""
+    train_page(at).button(key="train_step").click().run()  # the first step adds the entry's inputs and the sections
+    assert at.number_input(key="explain_row") and at.toggle(key="guess_first")
+    sections = [label for _, label, _ in train_panel.SECTIONS]
+    assert [e.label for e in at.expander if e.label in sections] == sections
+    at.button(key="train_step").click().run()
+    learner = at.session_state.learner
+    assert not at.exception and learner.steps_taken == 2
+    step = learner.last_report
+    # redrawn: the numbers, the picture, the table, the story, the step count (beside the image, and in the sidebar)
+    assert at.metric[0].value == f"{step.record.loss_after:.4f}"
+    assert "Step 2: what changed" in [s.value for s in at.subheader]
+    assert frame_with(at, "row", "column", "change")["change"].tolist() == report.top_moves(step, 12)["change"].tolist()
+    (story,) = [t.value for t in at.table if list(t.value.columns) == ["quantity", "how", "value"]]
+    change = torch.tensor(float(story.loc[story.quantity == "change", "value"].iloc[0]), dtype=torch.float32)
+    assert torch.equal(change, step.w3_delta[0, 0])  # 9 significant digits read back to the same 32-bit float
+    assert "Steps taken: 2 (history: 2)" in texts(at)
+    # not redrawn: what a step leaves as it was (the toggle, the entry's inputs, the sections' headers, the image)
+    for kind, key in (("toggle", "guess_first"), ("number_input", "explain_row"), ("number_input", "explain_col")):
+        assert key not in [w.key for w in at.get(kind)], key
+    assert not [e for e in at.expander if e.label in sections]
+    assert not [i for i in at.get("image") if "image #" in i.proto.imgs[0].caption]
+    # an open section follows every step from then on; going back to a point with no step redraws the whole page
+    at.session_state["printouts_open"] = True
+    at.button(key="train_step").click().run()  # its body is not drawn yet: this click reruns the whole page
+    assert report.torch_printout(learner.last_report.w3_after, learner.last_report.b3_after) in [c.value for c in at.code]
+    at.button(key="train_step").click().run()
+    assert learner.steps_taken == 4 and "guess_first" not in [t.key for t in at.toggle]
+    assert report.torch_printout(learner.last_report.w3_after, learner.last_report.b3_after) in [c.value for c in at.code]
+    at.button(key="undo_step").click().run()
+    assert "Back at step 3" in texts(at) and at.toggle(key="guess_first")
+    assert "explain_row" not in [w.key for w in at.number_input]
+    at.button(key="undo_step").click().run()  # from a point with no step to another: only the panel and the buttons
+    assert not at.exception and "Back at step 2" in texts(at) and "guess_first" not in [t.key for t in at.toggle]
+    at.button(key="redo_step").click().run()
+    assert not at.exception and "Back at step 3" in texts(at) and learner.steps_taken == 3
+
+
 def test_selection_carries_over_between_pages(at, real_data):
     at.number_input(key="pick_index").set_value(17).run()
     train_page(at)
@@ -229,7 +269,7 @@ def test_explain_one_entry_on_the_train_page(at):
 
     assert torch.equal(shown("g"), step.w3_grad[0, 0]) and torch.equal(shown("change"), step.w3_delta[0, 0])
     at.number_input(key="explain_row").set_value(12).run()
-    at.number_input(key="explain_col").set_value(30).run()
+    whole_page(at).number_input(key="explain_col").set_value(30).run()
     assert torch.equal(shown("g"), step.w3_grad[12, 30]) and torch.equal(shown("before"), step.w3_before[12, 30])
     assert torch.equal(shown("after"), step.w3_after[12, 30])
     assert not torch.equal(shown("g"), step.w3_grad[0, 0])

@@ -86,6 +86,7 @@ def run() -> None:
     # The notices sit in one container that is always there, so every page's elements keep their places
     # (a fragment is found again by its place on the page: a shifting page would leave stale copies).
     with st.container():
+        _reconnect_guard()
         if data.notice:
             st.warning(data.notice, icon=":material/dataset:")
         for notice in st.session_state.pop("url_notices", []):
@@ -95,6 +96,17 @@ def run() -> None:
         page.run()
     finally:
         _ROUTING.reset(token)
+
+
+# After a server restart (a deploy, a reboot, an app woken from sleep) the open tab reconnects to a new session
+# with no fragments. Streamlit's frontend then reruns the whole app only if its last run was a fragment run or
+# the page has an auto-rerunning fragment; otherwise the learner's next click on a button inside a fragment
+# (Train one step) names a fragment the new session does not have, and the server drops it: the click does
+# nothing. This fragment draws nothing and reruns once an hour (an empty run); being there, it makes every
+# reconnect rerun the whole app, which rebuilds the learner from the address bar and says so.
+@st.fragment(run_every="1h", key="reconnect_guard")
+def _reconnect_guard() -> None:
+    pass
 
 
 def ensure_routed() -> None:

@@ -1,6 +1,6 @@
-"""The Train page's panel: Train one step, Undo and Redo, and everything a step changes (one keyed fragment).
+"""The Train page's panel: Train one step, Undo and Redo, and everything a step changes (keyed fragments).
 
-``pages/train.py`` draws the title and the image picker, then :func:`panel`. The panel's code lives in
+``pages/train.py`` draws the title and the image picker, then :func:`top` and :func:`panel`. The panel's code lives in
 this module rather than in the page file because it is the hot path of the app: a module is compiled
 once per process, while Streamlit's AppTest parses and compiles a page file again on every run (~6.5 ms
 for this code; a real server keeps the page's bytecode). Nothing here does torch maths: it reads
@@ -19,12 +19,23 @@ from fashionnet.learner import NothingToUndo, StepRefused
 from ui.router import rerun_live, shared_data, shared_probe
 from ui.widgets import image_of, png_url, show_image
 
-FRAGMENTS = ("train_actions", "train_panel")  # what Train, Undo and Redo rerun on this page (and the sidebar's live parts)
+# What Train, Undo and Redo rerun on this page (and the sidebar's live parts): the parts a step changes. The
+# parts it does not change (the toggles, the entry's inputs, the closed sections' headers) are drawn by full
+# runs only, and each open section's body is a fragment of its own that a step reruns.
+FRAGMENTS = ("train_actions", "train_panel")  # and, while there is a step to show, "train_story" and the open sections
+SECTIONS = (  # the sections below the story, closed at first: (the expander's key, its label, its body's fragment)
+    ("ripple_open", "What this step did to 200 other images", "train_ripple"),
+    ("printouts_open", "`net.W3._parameters` before and after the step, as PyTorch prints them", "train_printouts"),
+    ("export_open", "Homework export: this step's numbers as CSV and JSON", "train_export"),
+    ("layers_open", "Bias of W3, and how much every layer moved", "train_layers"),
+)
 
 
-# Speed (docs/performance.md): everything a step changes is in two fragments, "train_actions" (the sentence
-# and the buttons beside the image) and "train_panel" (all below). Train, Undo and Redo rerun them and the
-# sidebar's live parts, not the whole app, and not the image. W3's change is a picture (a chart of
+# Speed (docs/performance.md): everything a step changes is in keyed fragments: "train_actions" (the sentence
+# and the buttons beside the image), "train_panel" (the numbers, W3's picture, the most-moved table),
+# "train_story" (the chosen entry's story) and the open sections' bodies. Train, Undo and Redo rerun them and
+# the sidebar's live parts, not the whole app, not the image, and not the ~10 elements a step leaves as they
+# were (each costs the browser ~3 ms per click). W3's change is a picture (a chart of
 # 4,096 marks costs the browser ~130 ms a step; the interactive chart is one switch away). Pictures that
 # are the same for every learner are drawn once per process, and W3's printouts are kept for the two
 # states they show, so a click does not redo what it did before.
@@ -43,44 +54,73 @@ def printout(weight, bias) -> str:
     return report.remembered_printout(weight, bias, st.session_state.setdefault("w3_printouts", {}))
 
 
+def rerun_step(had_step: bool) -> None:
+    """After Train, Undo or Redo: rerun what a step changes, or the whole app when the panel's layout changes.
+
+    The parts drawn by full runs only (the entry's inputs, the sections' headers) are there while the learner
+    has a step to show; taking the first one, or going back to a point with none, adds or removes them.
+    """
+    ss = st.session_state
+    if (ss.learner.last_report is not None) != had_step:
+        st.rerun()
+    if not had_step:  # no story and no sections on the page (a fragment no full run has drawn cannot be rerun)
+        rerun_live(*FRAGMENTS)
+    sections = [fragment for key, _, fragment in SECTIONS if ss.get(key)]
+    if not set(sections) <= ss.get("train_sections_drawn", set()):
+        st.rerun()
+    rerun_live(*FRAGMENTS, "train_story", *sections)
+
+
 def train() -> None:
     learner = st.session_state.learner
+    had_step = learner.last_report is not None
     ref = st.session_state.selection
     image, label = image_of(shared_data(), ref)
     try:
         step = learner.train_step(image, label, ref)
     except StepRefused as err:
         st.session_state.step_message = str(err)
-        rerun_live(*FRAGMENTS)
+        rerun_step(had_step)
     if st.session_state.get("guess_first"):
         answers = {q.key: st.session_state.pop(f"guess_{q.key}", None) for q in quiz.questions(learner.settings)}
         marks = quiz.mark(step, answers, learner.settings)
         right, asked = st.session_state.get("quiz_score", (0, 0))
         st.session_state.quiz_score = (right + sum(m.right for m in marks), asked + len(marks))
         st.session_state.quiz_marks = marks
-    rerun_live(*FRAGMENTS)
+    rerun_step(had_step)
 
 
 def move(name: str) -> None:
     learner = st.session_state.learner
+    had_step = learner.last_report is not None
     try:
         getattr(learner, name)()
         st.session_state.step_message = f"Back at step {learner.steps_taken}: weights and optimizer state restored exactly."
     except NothingToUndo as err:
         st.session_state.step_message = str(err)
-    rerun_live(*FRAGMENTS)
+    rerun_step(had_step)
+
+
+ENTRY_FRAGMENTS = ("train_panel", "train_entry", "train_story")  # what choosing the entry to explain changes
 
 
 def pick_entry() -> None:
     chosen = st.session_state.w3_heatmap.selection.get("entry") or []
     if chosen:
         st.session_state.explain_row, st.session_state.explain_col = int(chosen[0]["row"]), int(chosen[0]["column"])
+    st.rerun(list(ENTRY_FRAGMENTS))
 
 
 def pick_row(key: str, top) -> None:
     rows = st.session_state[key].selection.rows
     if rows:
         st.session_state.explain_row, st.session_state.explain_col = int(top.row[rows[0]]), int(top.column[rows[0]])
+    st.rerun(list(ENTRY_FRAGMENTS))
+
+
+def entry_typed() -> None:
+    """A row or column typed into the inputs: the picture's outline and the story follow (the inputs show it already)."""
+    st.rerun(["train_panel", "train_story"])
 
 
 def show_ripple(step, learner) -> None:
@@ -147,9 +187,38 @@ def actions(data: FashionData) -> None:
         )
 
 
-@st.fragment(key="train_panel")
 def panel() -> None:
-    """Everything a step changes below the buttons: the numbers, W3's change, one entry explained, the ripple."""
+    """Everything below the buttons. A step reruns the fragments; the rest is drawn by full runs only."""
+    learner = st.session_state.learner
+    # One container that is always there: the fragments below keep their places on the page whether the note
+    # is shown or not (Streamlit finds a keyed fragment by its key and its place; a shifted one would run twice).
+    with st.container():
+        if note := report.lr_discrepancy(learner.settings):
+            st.info(note, icon=":material/menu_book:")
+        st.toggle("Guess first", key="guess_first", help="Answer a few questions about the step before you take it.")
+    numbers()
+    if learner.last_report is None:
+        return
+    entry()
+    story()
+    # The sections start closed; each one's body is built only while it is open, and a step reruns the open ones.
+    # The ripple's 200-image forward passes, tables and chart cost a click ~10 ms on the server and ~12 elements
+    # in the browser; the lesson's subject is W3, which the default view shows in full.
+    drawn = set()
+    for key, label, fragment in SECTIONS:
+        box = st.expander(label, key=key, on_change="rerun")
+        if box.open:
+            with box:
+                SECTION_BODIES[fragment]()
+            drawn.add(fragment)
+    # The open sections' bodies this full run drew: a step reruns them by their keys (an open section whose body
+    # no full run has drawn yet, e.g. opened from the session's state, makes the step rerun the whole app).
+    st.session_state.train_sections_drawn = drawn
+
+
+@st.fragment(key="train_panel")
+def numbers() -> None:
+    """What a step changes first: the quiz's marks, the numbers, W3's picture and the most-moved table."""
     learner = st.session_state.learner
     step = learner.last_report
     # Everything the panel shows is computed first, then drawn: the browser gets the panel's messages in
@@ -159,11 +228,7 @@ def panel() -> None:
         texts = report.first_entry_callout(step), report.moved_summary(step), report.why_it_moved(step)
         top = report.top_moves(step, 12)
         picture = None if st.session_state.get("w3_interactive") else png_url(layerviews.heatmap_png(step.w3_delta, (row, col)))
-        story = explain.story_table(explain.entry_story(step, explain.signals(step, learner.settings), row, col))
-    if note := report.lr_discrepancy(learner.settings):
-        st.info(note, icon=":material/menu_book:")
-    guess = st.toggle("Guess first", key="guess_first", help="Answer a few questions about the step before you take it.")
-    if guess:
+    if st.session_state.get("guess_first"):
         with st.container(border=True):
             st.markdown("**Before you press Train one step, guess:**")
             for q in quiz.questions(learner.settings):
@@ -178,110 +243,138 @@ def panel() -> None:
     if step is None:
         st.subheader("W3 now")
         st.code(printout(learner.net.W3.weight.detach(), learner.net.W3.bias.detach()), language=None, wrap_lines=True)
-    else:
-        r = step.record
-        if st.session_state.get("pin_on"):
-            i, j = int(st.session_state.pin_row), int(st.session_state.pin_col)
-            value, change, exact = report.pinned_entry(step, i, j)
-            st.metric(
-                f"Pinned: W3[{i}, {j}] after step {r.number}",
-                value,
-                change,
-                help=f"Exactly {exact}. Pin another entry in the sidebar's Presenter mode.",
-            )
-        st.subheader(f"Step {r.number}: what changed")
-        numbers = st.container(horizontal=True, gap="medium")  # one block for the three numbers: fewer elements per step
-        loss_change = f"{r.loss_after - r.loss_before:+.4f} (was {r.loss_before:.4f})"
-        numbers.metric("Loss", f"{r.loss_after:.4f}", loss_change, delta_color="inverse")
-        numbers.metric(
-            f"P({CLASSES[r.label]})",
-            report.percent(r.p_true_after),
-            f"{100 * (r.p_true_after - r.p_true_before):+.2f} points (was {report.percent(r.p_true_before)})",
+        return
+    r = step.record
+    if st.session_state.get("pin_on"):
+        i, j = int(st.session_state.pin_row), int(st.session_state.pin_col)
+        value, change, exact = report.pinned_entry(step, i, j)
+        st.metric(
+            f"Pinned: W3[{i}, {j}] after step {r.number}",
+            value,
+            change,
+            help=f"Exactly {exact}. Pin another entry in the sidebar's Presenter mode.",
         )
-        numbers.metric("W3 entries moved", f"{step.moved_share:.1%}")
-        callout, summary, why = texts
-        st.info(callout, icon=":material/arrow_forward:")
-        st.markdown(f":small[:gray[{summary}]]\n\n**Why:** {why}")
+    st.subheader(f"Step {r.number}: what changed")
+    numbers = st.container(horizontal=True, gap="medium")  # one block for the three numbers: fewer elements per step
+    loss_change = f"{r.loss_after - r.loss_before:+.4f} (was {r.loss_before:.4f})"
+    numbers.metric("Loss", f"{r.loss_after:.4f}", loss_change, delta_color="inverse")
+    numbers.metric(
+        f"P({CLASSES[r.label]})",
+        report.percent(r.p_true_after),
+        f"{100 * (r.p_true_after - r.p_true_before):+.2f} points (was {report.percent(r.p_true_before)})",
+    )
+    numbers.metric("W3 entries moved", f"{step.moved_share:.1%}")
+    callout, summary, why = texts
+    st.info(callout, icon=":material/arrow_forward:")
+    st.markdown(f":small[:gray[{summary}]]\n\n**Why:** {why}")
 
-        # The entry to explain (row, col above): the number inputs below hold it; a table row or a chart cell sets them.
-        heat, table = st.columns(2, gap="medium")
-        with heat:
-            st.markdown("**Change of every W3 entry**")
-            if st.toggle(
-                "Hover and click every entry",
-                key="w3_interactive",
-                help="An interactive chart instead of the picture: hover any entry for its numbers, click one to explain it. "
-                "It takes the browser about ten times longer to redraw after each step.",
-            ):
-                st.vega_lite_chart(
-                    spec=charts.w3_heatmap_spec(report.w3_change_frame(step), selectable=True),
-                    key="w3_heatmap",
-                    on_select=pick_entry,
-                    selection_mode="entry",
-                    alt="Heatmap of the change of all 4,096 entries of W3; the table beside it lists the largest.",
-                )
-            else:
-                st.image(
-                    picture or png_url(layerviews.heatmap_png(step.w3_delta, (row, col))),
-                    caption=report.heatmap_caption(step, row, col),
-                    alt=f"Picture of the change of all 4,096 entries of W3, with W3[{row}, {col}] outlined.",
-                )
-        with table:
-            st.markdown("**Most-moved entries** (click a row to explain it)")
-            fmt = st.column_config.NumberColumn(format="%.6f")
-            key = f"moved_table_{r.number}"  # a new step starts with no row selected
-            st.dataframe(
-                top,
-                height=35 * 13 + 3,  # all 12 rows and the header, no inner scrolling
-                hide_index=True,
-                key=key,
-                on_select=functools.partial(pick_row, key, top),
-                selection_mode="single-row",
-                column_config={"before": fmt, "after": fmt, "change": st.column_config.NumberColumn(format="%+.7f")},
+    heat, table = st.columns(2, gap="medium")
+    with heat:
+        st.markdown("**Change of every W3 entry**")
+        if st.toggle(
+            "Hover and click every entry",
+            key="w3_interactive",
+            help="An interactive chart instead of the picture: hover any entry for its numbers, click one to explain it. "
+            "It takes the browser about ten times longer to redraw after each step.",
+        ):
+            st.vega_lite_chart(
+                spec=charts.w3_heatmap_spec(report.w3_change_frame(step), selectable=True),
+                key="w3_heatmap",
+                on_select=pick_entry,
+                selection_mode="entry",
+                alt="Heatmap of the change of all 4,096 entries of W3; the table beside it lists the largest.",
             )
-
-        st.markdown("**Explain one entry**: click a row of the table (or a cell of the interactive chart), or choose its row and column.")
-        entry = st.container(horizontal=True, gap="small")
-        entry.number_input("Row i (layer-3 unit)", 0, 63, step=1, key="explain_row", width=220)  # = row above
-        entry.number_input("Column j (layer-2 unit)", 0, 63, step=1, key="explain_col", width=220)  # = col above
-        # A static table (HTML in the browser, no data grid): the story is read, not scrolled or sorted.
-        st.table(story, alt=f"How W3[{row}, {col}] moved in this step, from its gradient to its change.")
-
-        # The ripple starts closed: the lesson's subject is W3, and the ripple's 200-image forward passes, tables
-        # and chart cost a click ~10 ms on the server and ~12 elements in the browser. Opened once, it stays open
-        # for this learner (its key) and is built on every step from then on.
-        ripple_box = st.expander("What this step did to 200 other images", key="ripple_open", on_change="rerun")
-        if ripple_box.open:
-            with ripple_box:
-                show_ripple(step, learner)
-        printouts = st.expander(
-            "`net.W3._parameters` before and after the step, as PyTorch prints them", key="printouts_open", on_change="rerun"
+        else:
+            st.image(
+                picture or png_url(layerviews.heatmap_png(step.w3_delta, (row, col))),
+                caption=report.heatmap_caption(step, row, col),
+                alt=f"Picture of the change of all 4,096 entries of W3, with W3[{row}, {col}] outlined.",
+            )
+    with table:
+        st.markdown("**Most-moved entries** (click a row to explain it)")
+        fmt = st.column_config.NumberColumn(format="%.6f")
+        key = f"moved_table_{r.number}"  # a new step starts with no row selected
+        st.dataframe(
+            top,
+            height=35 * 13 + 3,  # all 12 rows and the header, no inner scrolling
+            hide_index=True,
+            key=key,
+            on_select=functools.partial(pick_row, key, top),
+            selection_mode="single-row",
+            column_config={"before": fmt, "after": fmt, "change": st.column_config.NumberColumn(format="%+.7f")},
         )
-        if printouts.open:
-            printouts.markdown("**Before the step**")
-            printouts.code(printout(step.w3_before, step.b3_before), language=None, wrap_lines=True)
-            printouts.markdown("**After the step**")
-            printouts.code(printout(step.w3_after, step.b3_after), language=None, wrap_lines=True)
-        export_box = st.expander("Homework export: this step's numbers as CSV and JSON", key="export_open", on_change="rerun")
-        if export_box.open:
-            export_box.code(export.SCHEMA, language=None)
-            formats = (("csv", "text/csv", export.step_csv), ("json", "application/json", export.step_json))
-            for column, (ext, mime, write) in zip(export_box.columns(2), formats, strict=True):
-                column.download_button(
-                    f"Download {ext.upper()}",
-                    data=lambda write=write: write(step),  # built when clicked, not on every rerun
-                    file_name=f"fashionnet-step{r.number}.{ext}",
-                    mime=mime,
-                    on_click="ignore",
-                    key=f"export_{ext}",
-                )
-        layers_box = st.expander("Bias of W3, and how much every layer moved", key="layers_open", on_change="rerun")
-        if layers_box.open:
-            fmt7 = st.column_config.NumberColumn(format="%+.7f")
-            layers_box.dataframe(
-                report.bias_change_frame(step),
-                hide_index=True,
-                key="bias_table",
-                column_config={"before": fmt, "after": fmt, "change": fmt7},
-            )
-            layers_box.dataframe(report.layer_updates_frame(step), hide_index=True, key="layers_table")
+
+
+@st.fragment(key="train_entry")
+def entry() -> None:
+    """The entry to explain: its row and column (a table row or a chart cell sets them too). A step leaves them as they are."""
+    st.markdown("**Explain one entry**: click a row of the table (or a cell of the interactive chart), or choose its row and column.")
+    inputs = st.container(horizontal=True, gap="small")
+    inputs.number_input("Row i (layer-3 unit)", 0, 63, step=1, key="explain_row", width=220, on_change=entry_typed)
+    inputs.number_input("Column j (layer-2 unit)", 0, 63, step=1, key="explain_col", width=220, on_change=entry_typed)
+
+
+@st.fragment(key="train_story")
+def story() -> None:
+    """How the chosen entry moved in the newest step, from its gradient to its change (a static table: read, not sorted)."""
+    learner = st.session_state.learner
+    step = learner.last_report
+    if step is None:  # (only a full run can remove this part; until then it waits for the next step)
+        return
+    row, col = int(st.session_state.get("explain_row", 0)), int(st.session_state.get("explain_col", 0))
+    table = explain.story_table(explain.entry_story(step, explain.signals(step, learner.settings), row, col))
+    st.table(table, alt=f"How W3[{row}, {col}] moved in this step, from its gradient to its change.")
+
+
+@st.fragment(key="train_ripple")
+def ripple_body() -> None:
+    learner = st.session_state.learner
+    if learner.last_report is not None:
+        show_ripple(learner.last_report, learner)
+
+
+@st.fragment(key="train_printouts")
+def printouts_body() -> None:
+    step = st.session_state.learner.last_report
+    if step is None:
+        return
+    st.markdown("**Before the step**")
+    st.code(printout(step.w3_before, step.b3_before), language=None, wrap_lines=True)
+    st.markdown("**After the step**")
+    st.code(printout(step.w3_after, step.b3_after), language=None, wrap_lines=True)
+
+
+@st.fragment(key="train_export")
+def export_body() -> None:
+    step = st.session_state.learner.last_report
+    if step is None:
+        return
+    st.code(export.SCHEMA, language=None)
+    formats = (("csv", "text/csv", export.step_csv), ("json", "application/json", export.step_json))
+    for column, (ext, mime, write) in zip(st.columns(2), formats, strict=True):
+        column.download_button(
+            f"Download {ext.upper()}",
+            data=lambda write=write: write(step),  # built when clicked, not on every rerun
+            file_name=f"fashionnet-step{step.record.number}.{ext}",
+            mime=mime,
+            on_click="ignore",
+            key=f"export_{ext}",
+        )
+
+
+@st.fragment(key="train_layers")
+def layers_body() -> None:
+    step = st.session_state.learner.last_report
+    if step is None:
+        return
+    fmt, fmt7 = st.column_config.NumberColumn(format="%.6f"), st.column_config.NumberColumn(format="%+.7f")
+    st.dataframe(
+        report.bias_change_frame(step),
+        hide_index=True,
+        key="bias_table",
+        column_config={"before": fmt, "after": fmt, "change": fmt7},
+    )
+    st.dataframe(report.layer_updates_frame(step), hide_index=True, key="layers_table")
+
+
+SECTION_BODIES = {"train_ripple": ripple_body, "train_printouts": printouts_body, "train_export": export_body, "train_layers": layers_body}
