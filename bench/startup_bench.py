@@ -8,7 +8,7 @@ arrived, and when the prediction was drawn, all from the moment the process was 
 
 Also the server's RSS once the page is drawn, and whether it imported torchvision; with ``app.py``'s
 warm-up (``ui/warmup.py``) the times its thread logged (torch imported, first page imported, first
-learner built, data read; seconds from the server's start-up hook).
+learner built, the first page's draws made once, data read; seconds from the server's start-up hook).
 
 ``--baseline REF`` (repeatable) runs the code of a git commit (``git archive REF`` into ``.cache/startup-baseline/``,
 with its own cache folder) in the same run, its rounds interleaved with this tree's, so both see the

@@ -81,7 +81,13 @@ def test_the_warm_up_hands_its_dataset_to_the_first_session(real_data):
     result = json.loads(run_python(code))
     assert result["taken"] and result["size"] == 60000
     assert result["reads"] == 1 and result["left"] == 0, "the dataset was read twice"
-    assert result["timings"] == ["torch imported", "first page imported", "first learner stepped", "data read"]
+    assert result["timings"] == [
+        "torch imported",
+        "first page imported",
+        "first learner stepped",
+        "first page's draws made once",
+        "data read",
+    ]
 
 
 def test_the_warm_up_starts_once_and_never_raises(monkeypatch):
