@@ -21,13 +21,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "bench"))
 
-BEFORE = "1f9040b"  # the code before this session's issue-10 work (fourth session): the side-by-side baseline
+BEFORE = "48c969f"  # the end of the fourth session (before the fifth session's changes): the side-by-side baseline
 FULL = [
     ("step", ["bench/step_bench.py"]),
     ("step-profile", ["bench/step_bench.py", "--profile"]),
     ("learner-ab", ["bench/learner_ab.py", BEFORE]),
     ("rerun", ["bench/rerun_bench.py", "--rounds", "60", "--baseline", BEFORE]),
-    ("paint", ["bench/paint_bench.py", "--clicks", "30", "--baseline", BEFORE]),
+    ("paint", ["bench/paint_bench.py", "--clicks", "60", "--rounds", "4", "--baseline", BEFORE]),
     ("paint-ripple", ["bench/paint_bench.py", "--clicks", "20", "--ripple"]),
     ("paint-chart", ["bench/paint_bench.py", "--clicks", "20", "--chart"]),
     ("paint-profile", ["bench/paint_bench.py", "--clicks", "5", "--profile", "--trace"]),
