@@ -1125,7 +1125,10 @@ def test_a_server_restart_rebuilds_the_learner_from_the_address_bar_and_says_so(
     page, _log = open_with_sockets(pages, reliability_server.url("/train?split=test&index=8&act=relu&scale=1"))
     train_step(page)
     train_step(page)
-    shown = printouts(page)
+    shown = printouts(page)  # opening the printouts' section is a full run: the tab's last run is not a fragment's
+    # On reconnecting, Streamlit's frontend reruns the whole app only if its last run was a fragment's or the page
+    # has an auto-rerunning fragment (the router's reconnect_guard); without that, the new session dropped the
+    # click below (its fragment was unknown there) and the tab did nothing until a reload.
     restart(reliability_server)
     page.wait_for_selector(CONNECTED, state="attached", timeout=60_000)  # the open tab reconnects by itself
     # The first thing the learner does in the new server's session rebuilds the model from the address bar.
@@ -1139,5 +1142,8 @@ def test_a_server_restart_rebuilds_the_learner_from_the_address_bar_and_says_so(
     wait_for_app(page)
     assert link_infos(page) == [f"Rebuilt your model from this link: {sidebar_steps(page)} steps replayed."]
     assert (printouts(page), page.url) == (shown, url)
+    steps = int(sidebar_steps(page))
+    train_step(page)  # and the learner goes on: the next step is taken (train_step waits for the count to grow)
+    assert int(sidebar_steps(page)) == steps + 1
     test_browser.assert_no_exception(page, "after a restart")
     assert "Traceback" not in reliability_server.log()
