@@ -2,7 +2,7 @@
 
 Run from the project root on a quiet machine (nothing else running: the machine has 2 cores)::
 
-    python bench/run_all.py            # the full set, about 25 minutes
+    python bench/run_all.py            # the full set, about 20-30 minutes
     python bench/run_all.py --quick    # small sizes, to check that everything runs (about 4 minutes)
 
 Each benchmark runs in its own process; its output goes to ``.artifacts/bench/<name>.txt`` and its
@@ -39,6 +39,7 @@ FULL = [
     ("classroom-2-replicas-bulk", ["bench/classroom.py", "--learners", "30", "--duration", "60", "--replicas", "2", "--bulk"]),
     ("training", ["bench/training_bench.py", "--quick", "--rounds", "7"]),
     ("anchors", ["bench/anchor_bench.py"]),
+    ("elements", ["bench/element_bench.py"]),
 ]
 QUICK = [
     ("step", ["bench/step_bench.py"]),
@@ -50,6 +51,7 @@ QUICK = [
     ("classroom-bulk", ["bench/classroom.py", "--learners", "5", "--duration", "10", "--bulk"]),
     ("classroom-2-replicas", ["bench/classroom.py", "--learners", "5", "--duration", "10", "--replicas", "2"]),
     ("anchors", ["bench/anchor_bench.py", "--quick"]),
+    ("elements", ["bench/element_bench.py", "--quick"]),
 ]
 
 
