@@ -140,7 +140,7 @@ def test_a_step_reruns_only_what_it_changes(at):
     """AppTest keeps only the elements of its last run: after a click they are exactly what the click redrew."""
     train_page(at).button(key="train_step").click().run()  # the first step adds the entry's inputs and the sections
     assert at.number_input(key="explain_row") and at.toggle(key="guess_first")
-    sections = [label for _, label, _ in train_panel.SECTIONS]
+    sections = [section.label for section in train_panel.SECTIONS]
     assert [e.label for e in at.expander if e.label in sections] == sections
     at.button(key="train_step").click().run()
     learner = at.session_state.learner

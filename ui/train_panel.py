@@ -10,6 +10,8 @@ for this code; a real server keeps the page's bytecode). Nothing here does torch
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
+from typing import NamedTuple
 
 import streamlit as st
 
@@ -19,26 +21,18 @@ from fashionnet.learner import NothingToUndo, StepRefused
 from ui.router import rerun_live, shared_data, shared_probe
 from ui.widgets import image_of, png_url, show_image
 
-# What Train, Undo and Redo rerun on this page (and the sidebar's live parts): the parts a step changes. The
-# parts it does not change (the toggles, the entry's inputs, the closed sections' headers) are drawn by full
-# runs only, and each open section's body is a fragment of its own that a step reruns.
+# Speed (docs/performance.md): what a step changes is in keyed fragments: "train_actions" (the sentence and
+# the buttons beside the image), "train_panel" (the numbers, W3's picture, the most-moved table),
+# "train_story" (the chosen entry's story) and the open sections' bodies (SECTIONS, at the end). Train, Undo
+# and Redo rerun them and the sidebar's live parts: not the whole app, not the image, and not what a step
+# leaves as it was (the toggles, the entry's inputs, the sections' headers: full runs draw those), so a click
+# sends 35 messages, not 44. W3's change is a picture (a chart of 4,096 marks costs the browser ~130 ms a
+# step; the interactive chart is one switch away). Pictures that are the same for every learner are drawn
+# once per process, and W3's printouts are kept for the two states they show, so a click does not redo what
+# it did before.
 FRAGMENTS = ("train_actions", "train_panel")  # and, while there is a step to show, "train_story" and the open sections
-SECTIONS = (  # the sections below the story, closed at first: (the expander's key, its label, its body's fragment)
-    ("ripple_open", "What this step did to 200 other images", "train_ripple"),
-    ("printouts_open", "`net.W3._parameters` before and after the step, as PyTorch prints them", "train_printouts"),
-    ("export_open", "Homework export: this step's numbers as CSV and JSON", "train_export"),
-    ("layers_open", "Bias of W3, and how much every layer moved", "train_layers"),
-)
 
 
-# Speed (docs/performance.md): everything a step changes is in keyed fragments: "train_actions" (the sentence
-# and the buttons beside the image), "train_panel" (the numbers, W3's picture, the most-moved table),
-# "train_story" (the chosen entry's story) and the open sections' bodies. Train, Undo and Redo rerun them and
-# the sidebar's live parts, not the whole app, not the image, and not the ~10 elements a step leaves as they
-# were (44 messages a click became 35; the AppTest click 25.1 -> 23.2 ms side by side). W3's change is a picture (a chart of
-# 4,096 marks costs the browser ~130 ms a step; the interactive chart is one switch away). Pictures that
-# are the same for every learner are drawn once per process, and W3's printouts are kept for the two
-# states they show, so a click does not redo what it did before.
 @st.cache_resource(show_spinner=False)
 def probe_gallery_png() -> bytes:
     return ripple.gallery_png(shared_probe().images)
@@ -65,7 +59,7 @@ def rerun_step(had_step: bool) -> None:
         st.rerun()
     if not had_step:  # no story and no sections on the page (a fragment no full run has drawn cannot be rerun)
         rerun_live(*FRAGMENTS)
-    sections = [fragment for key, _, fragment in SECTIONS if ss.get(key)]
+    sections = [section.fragment for section in SECTIONS if ss.get(section.key)]
     if not set(sections) <= ss.get("train_sections_drawn", set()):
         st.rerun()
     rerun_live(*FRAGMENTS, "train_story", *sections)
@@ -116,6 +110,11 @@ def pick_row(key: str, top) -> None:
     if rows:
         st.session_state.explain_row, st.session_state.explain_col = int(top.row[rows[0]]), int(top.column[rows[0]])
     st.rerun(list(ENTRY_FRAGMENTS))
+
+
+def chosen_entry() -> tuple[int, int]:
+    """The W3 entry to explain (row, column): the entry's inputs hold it; W3[0, 0] until one is chosen."""
+    return int(st.session_state.get("explain_row", 0)), int(st.session_state.get("explain_col", 0))
 
 
 def entry_typed() -> None:
@@ -205,12 +204,12 @@ def panel() -> None:
     # The ripple's 200-image forward passes, tables and chart cost a click ~10 ms on the server and ~12 elements
     # in the browser; the lesson's subject is W3, which the default view shows in full.
     drawn = set()
-    for key, label, fragment in SECTIONS:
-        box = st.expander(label, key=key, on_change="rerun")
+    for section in SECTIONS:
+        box = st.expander(section.label, key=section.key, on_change="rerun")
         if box.open:
             with box:
-                SECTION_BODIES[fragment]()
-            drawn.add(fragment)
+                section.body()
+            drawn.add(section.fragment)
     # The open sections' bodies this full run drew: a step reruns them by their keys (an open section whose body
     # no full run has drawn yet, e.g. opened from the session's state, makes the step rerun the whole app).
     st.session_state.train_sections_drawn = drawn
@@ -224,7 +223,7 @@ def numbers() -> None:
     # Everything the panel shows is computed first, then drawn: the browser gets the panel's messages in
     # one burst rather than spread over the computations, and applies them in fewer passes.
     if step is not None:
-        row, col = int(st.session_state.get("explain_row", 0)), int(st.session_state.get("explain_col", 0))
+        row, col = chosen_entry()
         texts = report.first_entry_callout(step), report.moved_summary(step), report.why_it_moved(step)
         top = report.top_moves(step, 12)
         picture = None if st.session_state.get("w3_interactive") else png_url(layerviews.heatmap_png(step.w3_delta, (row, col)))
@@ -286,7 +285,7 @@ def numbers() -> None:
             )
         else:
             st.image(
-                picture or png_url(layerviews.heatmap_png(step.w3_delta, (row, col))),
+                picture,
                 caption=report.heatmap_caption(step, row, col),
                 alt=f"Picture of the change of all 4,096 entries of W3, with W3[{row}, {col}] outlined.",
             )
@@ -321,34 +320,19 @@ def story() -> None:
     step = learner.last_report
     if step is None:  # (only a full run can remove this part; until then it waits for the next step)
         return
-    row, col = int(st.session_state.get("explain_row", 0)), int(st.session_state.get("explain_col", 0))
+    row, col = chosen_entry()
     table = explain.story_table(explain.entry_story(step, explain.signals(step, learner.settings), row, col))
     st.table(table, alt=f"How W3[{row}, {col}] moved in this step, from its gradient to its change.")
 
 
-@st.fragment(key="train_ripple")
-def ripple_body() -> None:
-    learner = st.session_state.learner
-    if learner.last_report is not None:
-        show_ripple(learner.last_report, learner)
-
-
-@st.fragment(key="train_printouts")
-def printouts_body() -> None:
-    step = st.session_state.learner.last_report
-    if step is None:
-        return
+def printouts_body(step, _learner) -> None:
     st.markdown("**Before the step**")
     st.code(printout(step.w3_before, step.b3_before), language=None, wrap_lines=True)
     st.markdown("**After the step**")
     st.code(printout(step.w3_after, step.b3_after), language=None, wrap_lines=True)
 
 
-@st.fragment(key="train_export")
-def export_body() -> None:
-    step = st.session_state.learner.last_report
-    if step is None:
-        return
+def export_body(step, _learner) -> None:
     st.code(export.SCHEMA, language=None)
     formats = (("csv", "text/csv", export.step_csv), ("json", "application/json", export.step_json))
     for column, (ext, mime, write) in zip(st.columns(2), formats, strict=True):
@@ -362,11 +346,7 @@ def export_body() -> None:
         )
 
 
-@st.fragment(key="train_layers")
-def layers_body() -> None:
-    step = st.session_state.learner.last_report
-    if step is None:
-        return
+def layers_body(step, _learner) -> None:
     fmt, fmt7 = st.column_config.NumberColumn(format="%.6f"), st.column_config.NumberColumn(format="%+.7f")
     st.dataframe(
         report.bias_change_frame(step),
@@ -377,4 +357,30 @@ def layers_body() -> None:
     st.dataframe(report.layer_updates_frame(step), hide_index=True, key="layers_table")
 
 
-SECTION_BODIES = {"train_ripple": ripple_body, "train_printouts": printouts_body, "train_export": export_body, "train_layers": layers_body}
+class Section(NamedTuple):
+    """A section below the story, closed at first: its expander's key and label, and its body's fragment."""
+
+    key: str
+    label: str
+    fragment: str
+    body: Callable[[], None]
+
+
+def section(key: str, label: str, fragment: str, draw: Callable) -> Section:
+    """The section whose body, a keyed fragment, draws ``draw(step, learner)`` for the newest step."""
+
+    @st.fragment(key=fragment)
+    def body() -> None:
+        learner = st.session_state.learner
+        if learner.last_report is not None:  # (only a full run can remove the section; until then it waits)
+            draw(learner.last_report, learner)
+
+    return Section(key, label, fragment, body)
+
+
+SECTIONS = (
+    section("ripple_open", "What this step did to 200 other images", "train_ripple", show_ripple),
+    section("printouts_open", "`net.W3._parameters` before and after the step, as PyTorch prints them", "train_printouts", printouts_body),
+    section("export_open", "Homework export: this step's numbers as CSV and JSON", "train_export", export_body),
+    section("layers_open", "Bias of W3, and how much every layer moved", "train_layers", layers_body),
+)
