@@ -154,6 +154,8 @@ async ({n, heatSel, picSel, mode}) => {
         const l = look(heatCanvas());
         if (l.sum !== heat0 && l.colours > 20) marks.heat = now;
       }
+      // (bench/variant_bench.py's prototypes draw the table as HTML, in the same element as the texts)
+      if (marks.table === undefined && !tableCanvas() && marks.text !== undefined && q('[data-testid=stHtml] table')) marks.table = now;
       if (marks.table === undefined && redrawn(tableCanvas()) && look(tableCanvas()).sum !== table0) marks.table = now;
       // Fallback when the observer saw no "running" at all (a rerun fast enough to leave no record): the new
       // step's texts can only come from the new run, so once they are shown and the app is not running, it finished.

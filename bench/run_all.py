@@ -40,6 +40,7 @@ FULL = [
     ("training", ["bench/training_bench.py", "--quick", "--rounds", "7"]),
     ("anchors", ["bench/anchor_bench.py"]),
     ("elements", ["bench/element_bench.py"]),
+    ("variants", ["bench/variant_bench.py"]),
 ]
 QUICK = [
     ("step", ["bench/step_bench.py"]),
@@ -52,6 +53,7 @@ QUICK = [
     ("classroom-2-replicas", ["bench/classroom.py", "--learners", "5", "--duration", "10", "--replicas", "2"]),
     ("anchors", ["bench/anchor_bench.py", "--quick"]),
     ("elements", ["bench/element_bench.py", "--quick"]),
+    ("variants", ["bench/variant_bench.py", "--rounds", "1", "--clicks", "3"]),
 ]
 
 
