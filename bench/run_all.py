@@ -21,7 +21,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "bench"))
 
-BEFORE = "48c969f"  # the end of the fourth session (before the fifth session's changes): the side-by-side baseline
+BEFORE = "bbf0d4c"  # the end of the fifth session (before the sixth session's changes): the side-by-side baseline
 FULL = [
     ("step", ["bench/step_bench.py"]),
     ("step-profile", ["bench/step_bench.py", "--profile"]),

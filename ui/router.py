@@ -53,7 +53,7 @@ def shared_probe() -> ProbeSet:
 
 def run() -> None:
     warmup.wait()  # a page opened first from a link comes here without app.py: wait for the warm-up here too
-    st.set_page_config(page_title="FashionNet Lab", page_icon=":material/checkroom:", layout="wide")
+    st.set_page_config(page_title="FashionNet Lab", page_icon="👕", layout="wide")
     data = shared_data()
     _init_session(data)
     with st.session_state.learner.busy:  # an interrupted training run of this session may still be recording

@@ -30,10 +30,9 @@ from streamlit.logger import get_logger
 
 # What the first page (Predict) imports, beyond Streamlit itself: ui.router pulls in torch and the learner.
 FIRST_PAGE_MODULES = ("ui.router", "ui.widgets", "fashionnet.charts", "fashionnet.report")
-# Streamlit's own module that its first script run imports lazily: the names of the material icons (the page
-# icon, st.Page's icons). The page icon is a material icon, not an emoji: an emoji loads Streamlit's emoji
-# catalogue (~0.06-0.15 s) and nothing else on the first page needs it. Skipped if a Streamlit version lacks it.
-STREAMLIT_LAZY_MODULES = ("streamlit.material_icon_names",)
+# Streamlit's own modules that its first script run imports lazily: st.set_page_config's emoji icon loads the
+# emoji catalogue (~0.15 s), st.Page's material icons their names. Skipped if a Streamlit version lacks them.
+STREAMLIT_LAZY_MODULES = ("streamlit.emojis", "streamlit.material_icon_names")
 SWITCH_INTERVAL_S = 0.001  # while the warm-up imports (Python's default: 0.005)
 _LOG = get_logger(__name__)
 _lock = threading.Lock()
