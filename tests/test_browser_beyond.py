@@ -15,6 +15,7 @@ import random
 import re
 import shutil
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 import test_browser
@@ -346,6 +347,34 @@ def test_history_jumps_restore_the_exact_model(server, pages):
     assert button(page, "history_forward").is_disabled()
     assert_no_exception(page, "history jumps")
     log.assert_clean("history jumps")
+
+
+def test_share_and_save_stay_open_across_pages(server, pages):
+    """An instructor who opened "Share this state" keeps the link in view on every page (Streamlit gives the
+    sidebar's sections a new identity on another page: their own state would start closed), a closed section
+    stays closed, and the link on each page is that page's with the same steps."""
+    page, log = pages.open(server.url("/train"))
+    train_step(page)
+
+    def section(label: str):
+        return page.locator(f"{SIDEBAR} [data-testid=stExpander] details", has=page.locator("summary", has_text=label))
+
+    share, save = section("Share this state"), section("Save and resume")
+    rerun_and_wait(page, lambda: share.locator("summary").click())
+    share.locator("[data-testid=stCode]").wait_for()
+    for title, path in (("History", "/history"), ("Predict", ""), ("Train one step", "/train")):  # Predict is the app's root
+        go_to(page, title)
+        assert share.get_attribute("open") is not None, f"'Share this state' closed on {title}"
+        assert save.get_attribute("open") is None, f"'Save and resume' opened by itself on {title}"
+        link = share.locator("[data-testid=stCode]").inner_text().strip()
+        assert urlsplit(link).path.rstrip("/") == path and "steps=t0" in urlsplit(link).query, f"{title}: {link}"
+    rerun_and_wait(page, lambda: share.locator("summary").click())
+    rerun_and_wait(page, lambda: save.locator("summary").click())
+    go_to(page, "History")
+    assert share.get_attribute("open") is None, "a closed 'Share this state' opened again on another page"
+    assert save.get_attribute("open") is not None, "'Save and resume' closed on another page"
+    save.get_by_text("A progress file keeps everything").wait_for()
+    log.assert_clean("share and save across pages")
 
 
 # --- 4. every layer ------------------------------------------------------------------------------------

@@ -303,6 +303,16 @@ def _presenter_box() -> None:
             c2.number_input("Column", 0, 63, step=1, key="pin_col")
 
 
+def _keep_open(key: str) -> None:
+    """Remember that the learner opened or closed this sidebar section, for the next page: Streamlit gives an
+    element on another page a new identity, so its own state would start closed there."""
+    st.session_state[f"{key}_kept"] = bool(st.session_state.get(key))
+
+
+def _was_open(key: str) -> bool:
+    return bool(st.session_state.get(f"{key}_kept"))
+
+
 @st.fragment(key="live_share")
 def _live_share() -> None:
     """Share and save: the link and the progress file change with every step."""
@@ -311,7 +321,14 @@ def _live_share() -> None:
     st.session_state.link_notice_shown = link_notice is not None
     query = urlencode(wanted)
     # Both are built only while open (opening one reruns this fragment): a step does not resend what nobody looks at.
-    share = st.expander("Share this state", icon=":material/link:", key="share_open", on_change="rerun")
+    share = st.expander(
+        "Share this state",
+        expanded=_was_open("share_open"),
+        icon=":material/link:",
+        key="share_open",
+        on_change=_keep_open,
+        args=("share_open",),
+    )
     if share.open:
         share.caption("This link rebuilds your exact weights in any browser: settings, image and every step.")
         share.code((st.context.url or "").split("?")[0] + (f"?{query}" if query else ""), language=None, wrap_lines=True)
@@ -319,7 +336,9 @@ def _live_share() -> None:
             share.warning(link_notice)
     # The expander's icon turns to a warning when the address bar cannot rebuild the history.
     icon = ":material/warning:" if link_notice else ":material/save:"
-    save = st.expander("Save and resume", icon=icon, key="save_open", on_change="rerun")
+    save = st.expander(
+        "Save and resume", expanded=_was_open("save_open"), icon=icon, key="save_open", on_change=_keep_open, args=("save_open",)
+    )
     if save.open:
         save.caption(
             "Your settings, image and steps are kept in this tab's address: a reload, or the link under **Share this "
