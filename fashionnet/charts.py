@@ -331,6 +331,12 @@ def confusion_heatmap(frame: pd.DataFrame) -> alt.Chart:
     return (rects + text).properties(height=420, width="container")
 
 
+# The history's log-like axes label these values (those inside the data's range): a symlog scale's own ticks are
+# evenly spaced (0, 1, 2), which leaves a loss of 0.016 or a step's update of 0.04 with nothing to be read against.
+LOSS_TICKS = [0] + [float(f"{m}e{e}") for e in range(-2, 9) for m in (1, 3)]  # 0, 0.01, 0.03, 0.1 ... 3e8
+SIZE_TICKS = [0] + [float(f"1e{e}") for e in range(-2, 13)]  # 0, 0.01, 0.1, 1 ... 1e12 (lr goes up to 1e6)
+
+
 def timeline(long: pd.DataFrame) -> alt.Chart:
     """The history (point, kind, measure, value, panel, undone): loss before/after and update size per entry."""
     base = alt.Chart(long).encode(
@@ -342,7 +348,8 @@ def timeline(long: pd.DataFrame) -> alt.Chart:
         base.transform_filter("datum.panel == 'loss'")
         .mark_line(point=True)
         .encode(
-            y=alt.Y("value:Q", title="loss (log scale)", scale=alt.Scale(type="symlog", constant=0.01)),
+            y=alt.Y("value:Q", title="loss (log scale)", scale=alt.Scale(type="symlog", constant=0.01),
+                    axis=alt.Axis(values=LOSS_TICKS, format="~g")),
             color=alt.Color("measure:N", scale=alt.Scale(domain=["loss before", "loss after"], range=["#e66101", "#5e3c99"]),
                             legend=alt.Legend(title=None, orient="bottom")),
             opacity=alt.condition("datum.undone", alt.value(0.3), alt.value(1.0)),
@@ -353,7 +360,8 @@ def timeline(long: pd.DataFrame) -> alt.Chart:
         base.transform_filter("datum.panel == 'update size'")
         .mark_bar()
         .encode(
-            y=alt.Y("value:Q", title="update size (log scale)", scale=alt.Scale(type="symlog", constant=0.001)),
+            y=alt.Y("value:Q", title="update size (log scale)", scale=alt.Scale(type="symlog", constant=0.001),
+                    axis=alt.Axis(values=SIZE_TICKS, format="~g")),
             color=alt.Color("kind:N", scale=alt.Scale(domain=["one step", "training run"], range=["#1b7837", "#9e9e9e"]),
                             legend=alt.Legend(title=None, orient="bottom")),
             opacity=alt.condition("datum.undone", alt.value(0.3), alt.value(1.0)),

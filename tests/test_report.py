@@ -132,3 +132,30 @@ def test_why_it_moved_counts_match_plain_pytorch(real_data, settings):
         # Adam's first step: every entry moves by lr to within 0.02 %.
         assert torch.allclose(delta.abs(), torch.full_like(delta, settings.lr), rtol=2e-4, atol=0)
         assert "64 of the 64 rows that moved moved all one way" in text
+
+
+@pytest.mark.parametrize("lr", [0.005, 1e6])
+def test_history_chart_labels_the_range_of_its_values(real_data, lr):
+    """The history's two log-like axes label values around every loss and update size a learner can reach
+    (lr up to 1e6): a symlog scale's own ticks (0, 1, 2) would leave a loss of 0.016 nothing to be read against."""
+    import contextlib
+    import dataclasses
+
+    from fashionnet import timeline
+    from fashionnet.learner import StepRefused
+
+    learner = Learner(dataclasses.replace(LESSON, lr=lr))
+    for index in range(3):
+        with contextlib.suppress(StepRefused):  # a step that blows up is refused and not kept
+            learner.train_step(*real_data.image("train", index))
+    assert learner.history, "no step was kept"
+    long = timeline.history_long(timeline.history_frame(learner))
+    loss, size = charts.timeline(long).to_dict()["vconcat"]
+    for panel, chart in (("loss", loss), ("update size", size)):
+        values = long[long["panel"] == panel]["value"]
+        axis = chart["encoding"]["y"]["axis"]
+        ticks = axis["values"]
+        assert axis["format"] == "~g" and chart["encoding"]["y"]["scale"]["type"] == "symlog"
+        # a label at or under the smallest value and one at or over the largest (a loss can be exactly 0 after a huge step)
+        assert min(ticks) <= values.min() and max(ticks) >= values.max(), (panel, values.min(), values.max())
+        assert ticks == sorted(ticks) and len(set(ticks)) == len(ticks)
