@@ -340,7 +340,11 @@ def bare_page_session(args, server: StreamlitServer, clicks: int) -> list[dict]:
 
 async def open_sessions(servers: dict[str, StreamlitServer]) -> dict[str, StreamlitSession]:
     """One websocket session per throwaway server, its first run done (the torch pages import torch in it)."""
-    sessions = {name: StreamlitSession(ws_url=f"ws://127.0.0.1:{server.port}/_stcore/stream", page="") for name, server in servers.items()}
+    # keepalive off: this process's event loop stands still while the Chromium and AppTest rounds run.
+    sessions = {
+        name: StreamlitSession(ws_url=f"ws://127.0.0.1:{server.port}/_stcore/stream", page="", keepalive=False)
+        for name, server in servers.items()
+    }
     await asyncio.gather(*(session.open() for session in sessions.values()))
     return sessions
 

@@ -87,12 +87,21 @@ class StreamlitSession:
     response_headers: dict[str, str] = field(default_factory=dict)
     http_base: str | None = None  # behind a sticky balancer: fetch this page first and keep its SERVERID cookie
     replica: str | None = None
+    # The websockets client pings every 20 s and closes the socket when a pong is 20 s late. A caller that
+    # leaves its event loop stopped between clicks (bench/anchor_bench.py runs Chromium and AppTest rounds in
+    # between) cannot answer: it turns the keepalive off.
+    keepalive: bool = True
 
     async def open(self) -> Run:
         if self.http_base:
             self.replica = await asyncio.to_thread(self._sticky_cookie)
         self.ws = await websockets.connect(
-            self.ws_url, subprotocols=["streamlit"], max_size=None, additional_headers=self.headers or None, open_timeout=30
+            self.ws_url,
+            subprotocols=["streamlit"],
+            max_size=None,
+            additional_headers=self.headers or None,
+            open_timeout=30,
+            ping_interval=20 if self.keepalive else None,
         )
         with contextlib.suppress(Exception):
             self.response_headers = dict(self.ws.response.headers)
