@@ -360,16 +360,22 @@ def session(args, mode: str, root: Path, clicks: int, profile: bool = False, tra
     return results, extra_lines
 
 
+def alternating(args, mode: str, trees: dict[str, Path], rounds: int, clicks: int) -> dict[str, list[dict]]:
+    """``clicks`` clicks on each tree's app per round, rounds alternating (one server at a time), so that the
+    trees share the machine's changing load; every click's marks, by tree."""
+    results: dict[str, list[dict]] = {name: [] for name in trees}
+    for _ in range(rounds):
+        for name, root in trees.items():
+            results[name] += session(args, mode, root, clicks)[0]
+    return results
+
+
 def side_by_side(args, mode: str) -> int:
     """``--baseline REV``: the same clicks on REV's app and on this tree's, in alternating rounds (one server at a time)."""
     from startup_bench import baseline_tree
 
     trees = {rev: baseline_tree(rev) for rev in args.baseline} | {"this tree": ROOT}
-    results: dict[str, list[dict]] = {name: [] for name in trees}
-    per_round = max(1, args.clicks // args.rounds)
-    for _ in range(args.rounds):
-        for name, root in trees.items():
-            results[name] += session(args, mode, root, per_round)[0]
+    results = alternating(args, mode, trees, args.rounds, max(1, args.clicks // args.rounds))
     for name in trees:
         print("\n".join([f"-- {name}", *summary_lines(args, mode, results[name])]), flush=True)
     med = {name: statistics.median(r["total"] for r in rows) for name, rows in results.items()}

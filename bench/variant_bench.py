@@ -26,7 +26,7 @@ from types import SimpleNamespace
 
 from benchenv import ROOT
 from classroom import machine_line
-from paint_bench import TARGET_MS, session
+from paint_bench import TARGET_MS, alternating
 
 Edit = tuple[str, str, str]  # (file, exactly this text, replaced by this)
 
@@ -176,10 +176,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"machine: {machine_line()}", flush=True)
     trees = {name: make_variant(name) for name in names}
     opts = SimpleNamespace(width=1280, height=800, warmup=5, chart=False, ripple=False)
-    results: dict[str, list[dict]] = {name: [] for name in names}
-    for _ in range(args.rounds):
-        for name, root in trees.items():
-            results[name] += session(opts, "picture", root, args.clicks)[0]
+    results = alternating(opts, "picture", trees, args.rounds, args.clicks)
     base = statistics.median(r["total"] for r in results[names[0]])
     print(
         f"== click-to-paint of 'Train one step' (Chromium 1280x800), variants of the app, {args.rounds} rounds x {args.clicks} "

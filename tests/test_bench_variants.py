@@ -3,6 +3,7 @@ measures what it says would be worse than none). Not a timing test: nothing here
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -45,8 +46,6 @@ def test_the_prototype_takes_steps_and_shows_them(name, tmp_path, real_data):
     env = {**os.environ, "FASHIONNET_CACHE_DIR": str(tmp_path / "cache")}
     out = subprocess.run([sys.executable, "-c", SESSION], cwd=folder, capture_output=True, text=True, env=env, timeout=600)
     assert out.returncode == 0, out.stderr[-3000:]
-    import json
-
     shown = json.loads(out.stdout.strip().splitlines()[-1])
     assert shown["exceptions"] == []
     assert any("Step 3: what changed" in t for t in shown["texts"]), shown["texts"][:5]
