@@ -3,6 +3,9 @@
 Part 1 (this process, the Learner API): RSS before and after building N learners with 200 single steps
 each (per-learner MB, and the history's own estimate), then undo, redo and jumps anywhere in 200 steps.
 
+Part 1b (this process): learners with a long history (1,000 single steps and 5 training runs), with the
+history's keyframe budget and without it, side by side: MB per learner, jumps anywhere, undos in a row.
+
 Part 2 (one `streamlit run app.py` server, real websocket sessions, bench/classroom.py's client):
 the server's RSS idle, after the first learner (torch, the dataset, the first page), and after S learner
 sessions that each opened the Train page with a link of 200 steps (the page replays them: a history of
@@ -19,8 +22,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import gc
+import json
 import os
 import statistics
+import subprocess
+import sys
 import time
 
 from classroom import RunError, StreamlitSession, machine_line, rss_mb
@@ -89,6 +95,85 @@ def in_process(learners: int) -> list[str]:
     return lines
 
 
+LONG_STEPS, LONG_RUNS = 1_000, 5  # a long lesson: 1,000 single steps, then 5 runs of 100 batches of 64
+
+
+def long_histories(learners: int) -> list[str]:
+    """Learners with a long history (1,000 single steps and 5 training runs), with the keyframe budget and
+    with it lifted (every keyframe kept: the history before the budget), side by side, each in a fresh
+    process (RSS is only comparable between processes that did the same warm-up)."""
+    from fashionnet.learner import HISTORY_BUDGET
+
+    out = {}
+    for name, budget in (("budget", HISTORY_BUDGET), ("no budget", 1 << 62)):
+        command = [sys.executable, __file__, "--long-worker", str(budget), "--long", str(learners)]
+        done = subprocess.run(command, capture_output=True, text=True, check=True, timeout=900)
+        out[name] = json.loads(done.stdout.strip().splitlines()[-1])
+    lines = [
+        f"== long histories: {learners} learners x ({LONG_STEPS:,} single steps + {LONG_RUNS} runs of 100 batches of 64), "
+        f"history budget {HISTORY_BUDGET / 1e6:.1f} MB against no budget, side by side (a fresh process each) =="
+    ]
+    for name, r in out.items():
+        lines.append(
+            f"{name:>9}: {r['per']:5.2f} MB per learner (the history's own estimate {r['estimate']:5.2f} MB); 30 jumps anywhere: "
+            f"median {r['jump']:.0f} ms, worst {r['worst']:.0f} ms; 20 undos in a row: median {r['undo']:.0f} ms, "
+            f"worst {r['worst_undo']:.0f} ms"
+        )
+    ratio = out["budget"]["per"] / out["no budget"]["per"]
+    lines.append(f"MB per learner with the budget / without: {ratio:.2f}x (target: each learner <= 5 MB)")
+    return lines
+
+
+def _long_worker(budget: int, learners: int) -> dict:
+    import random
+
+    from fashionnet.data import load_fashion_mnist
+    from fashionnet.learner import Learner, RunSpec, _give_back_freed_memory
+    from fashionnet.settings import LESSON
+
+    data = load_fashion_mnist()
+    images = [data.image("train", i) for i in range(LONG_STEPS)]
+
+    def lesson(learner: Learner, steps: int, runs: int) -> Learner:
+        for image, label in images[:steps]:
+            learner.train_step(image, label)
+        for seed in range(runs):
+            learner.train_run(data, RunSpec(64, 100, seed))
+        return learner
+
+    warm = lesson(Learner(LESSON), 5, 1)  # torch's and the dataset's first-use allocations are not the learners'
+    warm.goto(0)
+    del warm
+    gc.collect()
+    _give_back_freed_memory()  # both sides start from a heap with nothing freed left in it
+    rss0 = rss_mb(os.getpid())
+    crowd = [lesson(Learner(LESSON, history_budget=budget), LONG_STEPS, LONG_RUNS) for _ in range(learners)]
+    gc.collect()
+    _give_back_freed_memory()
+    per = (rss_mb(os.getpid()) - rss0) / learners
+    estimate = statistics.median(learner.history_bytes() for learner in crowd) / 1e6
+    learner = crowd[0]
+    jumps = []
+    for point in random.Random(0).sample(range(len(learner.history) + 1), 30):
+        t0 = time.perf_counter()
+        learner.goto(point)
+        jumps.append(1000 * (time.perf_counter() - t0))
+    undo = []
+    learner.goto(LONG_STEPS)  # the last single step, just before the runs
+    for _ in range(20):
+        t0 = time.perf_counter()
+        learner.undo()
+        undo.append(1000 * (time.perf_counter() - t0))
+    return {
+        "per": per,
+        "estimate": estimate,
+        "jump": statistics.median(jumps),
+        "worst": max(jumps),
+        "undo": statistics.median(undo),
+        "worst_undo": max(undo),
+    }
+
+
 async def _open_sessions(ws_url: str, sessions: int, first_index: int) -> tuple[list[StreamlitSession], list[str]]:
     opened, errors = [], []
     gate = asyncio.Semaphore(2)
@@ -151,9 +236,16 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--learners", type=int, default=20, help="in-process learners (part 1)")
     parser.add_argument("--sessions", type=int, default=50, help="server sessions (part 2; 0 skips it)")
+    parser.add_argument("--long", type=int, default=5, help="in-process learners with long histories (part 1b; 0 skips it)")
+    parser.add_argument("--long-worker", type=int, default=None, help=argparse.SUPPRESS)  # one side of part 1b
     args = parser.parse_args(argv)
+    if args.long_worker is not None:
+        print(json.dumps(_long_worker(args.long_worker, args.long)), flush=True)
+        return 0
     print(f"machine: {machine_line()}", flush=True)
     lines = in_process(args.learners)
+    if args.long:
+        lines += long_histories(args.long)
     if args.sessions:
         lines += on_server(args.sessions)
     print("\n".join(lines), flush=True)

@@ -12,16 +12,20 @@ keeping one per step would cost 140 MB for 200 steps. Instead each step is recor
 copy). The point 0 is not stored: it is rebuilt from the seed. Any earlier point is reached by restoring
 the nearest snapshot and replaying the recorded steps, which on a CPU with one thread gives the very same
 bits. The same records replayed from the seed
-reproduce a learner's weights anywhere (links and progress files build on this).
+reproduce a learner's weights anywhere (links and progress files build on this). The history stays within a
+budget (``HISTORY_BUDGET``, 4 MB): 200 single steps fit with every keyframe; a longer history keeps fewer,
+spread out so that the longest replay is as short as the budget allows.
 
 Training runs (many mini-batch steps, :class:`TrainingRun`) are one entry of the same history. A run is
 recorded by what makes it (batch size, number of batches, shuffle seed): replaying it needs the shared
-dataset, so a snapshot is kept at the end of every run and moving through the history never replays
-one; only rebuilding a learner from a link or a progress file does.
+dataset, so a snapshot is kept at the end of every run and moving through the history replays one only
+when the budget has dropped that snapshot (a run is dear to replay, so its end is among the last kept);
+rebuilding a learner from a link or a progress file replays them all.
 """
 
 from __future__ import annotations
 
+import ctypes
 import functools
 import math
 import threading
@@ -343,11 +347,18 @@ def _locked(method):
 # 95.8 ms on a slower day (fourth session, bench/learner_ab.py). 39 steps keep the worst case under 100 ms with
 # room, for ~0.5 MB more per 200 steps (5 keyframes: 40 ... 200).
 KEYFRAME_EVERY = 40
+# The history's memory (:meth:`Learner.history_bytes`: keyframes, the undo slot, the records and their images),
+# whatever a learner does: 200 single steps from a fresh net take 3.5-3.8 MB with every keyframe kept; past the
+# budget, keyframes are dropped so that the longest replay stays as short as the budget allows
+# (:meth:`Learner._fit_budget`). Without it a history grew ~0.6 MB per 40 steps and ~0.7 MB per training run
+# (17.6 MB after 1,000 steps and 5 runs). A learner's weights, gradients, optimizer and last report add ~1-2 MB.
+HISTORY_BUDGET = 4_000_000
 
 
 class Learner:
-    def __init__(self, settings: Settings = LESSON, keyframe_every: int = KEYFRAME_EVERY) -> None:
+    def __init__(self, settings: Settings = LESSON, keyframe_every: int = KEYFRAME_EVERY, history_budget: int = HISTORY_BUDGET) -> None:
         self.keyframe_every = keyframe_every
+        self.history_budget = history_budget  # bytes of history (history_bytes) kept at most, by dropping keyframes
         self.data: FashionData | None = None  # the shared, read-only dataset, once a training run has used it
         # Held while a training run trains and is recorded. Streamlit starts the next script run of a
         # session as soon as a click interrupts the current one, while the interrupted run is still
@@ -521,8 +532,37 @@ class Learner:
             self._keep(self._snapshot(now))
 
     def _keep(self, snap: _Snapshot) -> None:
-        """Keep ``snap`` as the keyframe of the cursor's point, packed."""
+        """Keep ``snap`` as the keyframe of the cursor's point, packed, within the budget."""
         self._keyframes[self.cursor] = _pack(snap, self.settings.seed, self.settings.activation)
+        self._fit_budget(keep=self.cursor)
+
+    def _fit_budget(self, keep: int) -> None:
+        """Drop keyframes until the history fits in ``history_budget`` bytes, never the one at ``keep`` (just made).
+
+        Each time the dropped keyframe is the one whose loss lengthens the longest replay least: the one whose
+        two neighbours (the point 0, the other keyframes, the end of the history) are closest in replay time
+        (:func:`_replay_cost`); of equals, the earliest. So the keyframes spread out evenly over the history in
+        replay time, and a run's end, which is dear to replay, is among the last to go. A dropped keyframe
+        costs time only: the point is reached again by replaying its records, bit for bit, and a jump's
+        replay keeps new keyframes on its way (the points a learner is looking at become quick again).
+        """
+        sizes = {n: s.nbytes() for n, s in self._keyframes.items()}
+        total = sum(sizes.values())
+        room = self.history_budget - (self.history_bytes() - total)  # what the undo slot and the records leave
+        if total <= room:
+            return
+        prefix = [0.0]  # prefix[i]: the replay cost of the history's first i entries
+        for record in self.history:
+            prefix.append(prefix[-1] + _replay_cost(record))
+        while total > room:
+            points = [0, *sorted(self._keyframes), len(self.history)]
+            merged = [(prefix[points[i + 1]] - prefix[points[i - 1]], points[i]) for i in range(1, len(points) - 1) if points[i] != keep]
+            if not merged:
+                return
+            _, drop = min(merged)
+            del self._keyframes[drop]
+            total -= sizes.pop(drop)
+        _give_back_freed_memory()
 
     # --- moving through history ----------------------------------------------------------------------
     @property
@@ -542,16 +582,7 @@ class Learner:
     @_locked
     def goto(self, step: int) -> None:
         """Put the weights and optimizer state exactly where they were after ``step`` steps."""
-        if not 0 <= step <= len(self.history):
-            raise IndexError(f"step must be 0 to {len(self.history)}")
-        # The nearest snapshot at or before the target, also ahead of the cursor (redo over a training
-        # run restores its end instead of training it again), else replay from where we are. The point 0
-        # (None) is the fresh net from the seed.
-        snapshots: list[tuple[int, _Snapshot | _PackedSnapshot | None]] = [(0, None)]
-        snapshots += [(n, s) for n, s in self._keyframes.items() if n <= step]
-        if self._undo_slot and self._undo_slot[0] <= step:
-            snapshots.append(self._undo_slot)
-        start, snap = max(snapshots, key=lambda p: p[0])
+        start, snap = self._start_for(step)
         if step < self.cursor or start > self.cursor:
             self._restore(self._start_snapshot() if snap is None else _unpack(snap, self.settings.seed, self.settings.activation))
             self.cursor = start
@@ -567,6 +598,26 @@ class Learner:
         self.optimizer.zero_grad()  # gradients belong to the step that made them, not to this point
         self.last_report = None
         self.version += 1
+
+    def _start_for(self, step: int) -> tuple[int, _Snapshot | _PackedSnapshot | None]:
+        """Where a jump to ``step`` starts: the nearest snapshot at or before it, also ahead of the cursor (redo
+        over a training run restores its end instead of training it again); the point 0 (None) is the fresh
+        net from the seed."""
+        if not 0 <= step <= len(self.history):
+            raise IndexError(f"step must be 0 to {len(self.history)}")
+        snapshots: list[tuple[int, _Snapshot | _PackedSnapshot | None]] = [(0, None)]
+        snapshots += [(n, s) for n, s in self._keyframes.items() if n <= step]
+        if self._undo_slot and self._undo_slot[0] <= step:
+            snapshots.append(self._undo_slot)
+        return max(snapshots, key=lambda p: p[0])
+
+    @_locked
+    def replay_for(self, step: int) -> list[StepRecord | RunRecord]:
+        """The history entries a jump to ``step`` trains again (none when a snapshot or the current point is it)."""
+        start, _ = self._start_for(step)
+        if step < self.cursor or start > self.cursor:
+            return self.history[start:step]
+        return self.history[self.cursor : step]
 
     def _replay_run(self, record: RunRecord) -> None:
         """Train a recorded run's batches again; only links and progress files need this (runs end in a snapshot)."""
@@ -587,6 +638,7 @@ class Learner:
             return self._at_cache[2]
         scratch = Learner.__new__(Learner)  # the same replay, on a scratch copy that shares only the records
         scratch.keyframe_every, scratch.settings, scratch.data = self.keyframe_every, self.settings, self.data
+        scratch.history_budget = self.history_budget
         scratch.busy = threading.RLock()
         scratch._build(make_net(self.settings.seed, self.settings.activation))
         scratch.history, scratch.cursor, scratch.version = self.history, self.cursor, 0
@@ -705,7 +757,7 @@ class Learner:
         """What the history costs in memory: snapshots plus records (for the memory benchmark)."""
         snaps = list(self._keyframes.values()) + ([self._undo_slot[1]] if self._undo_slot else [])
         pixels = sum(len(p) for p in self._pixels.values())
-        return sum(s.nbytes() for s in snaps) + pixels + 200 * len(self.history)
+        return sum(s.nbytes() for s in snaps) + pixels + 420 * len(self.history)  # a record: ~413 bytes (tracemalloc)
 
 
 def _hyper(optimizer: torch.optim.Optimizer) -> dict[str, float]:
@@ -724,6 +776,32 @@ def _layer_update(before: dict[str, torch.Tensor], after: dict[str, torch.Tensor
         max_abs=float(max(dw.abs().max(), db.abs().max())),
         moved_share=float((after[f"{name}.weight"] != before[f"{name}.weight"]).float().mean()),
     )
+
+
+@functools.cache
+def _malloc_trim():
+    """glibc's ``malloc_trim``, or None (another C library)."""
+    try:
+        return ctypes.CDLL(None).malloc_trim
+    except (AttributeError, OSError):
+        return None
+
+
+def _give_back_freed_memory() -> None:
+    """Hand the memory of dropped keyframes back to the system. glibc keeps freed blocks of this size in its
+    heap (its mmap threshold rises after the first ones are freed), so without this a learner's memory grew
+    as if nothing had been dropped (measured: 12 MB per learner against 6.9 MB, bench/memory_bench.py)."""
+    trim = _malloc_trim()
+    if trim is not None:
+        trim(0)
+
+
+def _replay_cost(record: StepRecord | RunRecord) -> float:
+    """What replaying one history entry costs, in single steps (measured here: a step ~2.4 ms, a batch of 64
+    ~2.8 ms, of 1,024 ~6.7 ms, one thread)."""
+    if isinstance(record, RunRecord):
+        return record.batches * (1 + record.batch_size / 256)
+    return 1.0
 
 
 def batches_per_epoch(images: int, batch_size: int) -> int:

@@ -20,6 +20,19 @@ def describe(record: StepRecord | RunRecord) -> tuple[str, str, str]:
     return "one step", where, CLASSES[record.label]
 
 
+def replay_note(learner: Learner, point: int) -> str | None:
+    """What going to ``point`` trains again, in words, when it is more than a moment's work (a training run, or
+    more than 100 single steps: the history keeps a few snapshots, see ``HISTORY_BUDGET``); else None."""
+    records = learner.replay_for(point)
+    runs = [r for r in records if isinstance(r, RunRecord)]
+    steps = len(records) - len(runs)
+    if not runs and steps <= 100:
+        return None
+    parts = [f"{len(runs)} training run{'s' * (len(runs) != 1)} ({sum(r.batches for r in runs):,} batches)"] if runs else []
+    parts += [f"{steps:,} single step{'s' * (steps != 1)}"] if steps else []
+    return f"Training {' and '.join(parts)} again, exactly as before, to reach point {point}…"
+
+
 def history_frame(learner: Learner) -> pd.DataFrame:
     """One row per history entry, the point 0 (the seed) first; ``now`` marks where the weights are."""
     rows = [

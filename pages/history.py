@@ -10,7 +10,10 @@ learner = st.session_state.learner
 
 
 def go(point: int) -> None:
-    learner.goto(point)
+    # A callback: the weights move before the script draws anything, the sidebar's point included. A long
+    # replay (a run whose snapshot the history's budget dropped) shows what it trains meanwhile.
+    with st.spinner(timeline.replay_note(learner, point) or f"Going to point {point}…", show_time=True):
+        learner.goto(point)
     st.session_state.history_message = f"Now at point {point}: every weight and the optimizer state are exactly as they were then. " + (
         "Forward is still possible until you take a new step or run." if point < len(learner.history) else ""
     )

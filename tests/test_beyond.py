@@ -15,6 +15,7 @@ from streamlit.testing.v1 import AppTest
 from test_app import chart_rows, frame_with
 
 from conftest import ROOT, learner_state, same_state
+from fashionnet import timeline
 from fashionnet.data import CLASSES
 from fashionnet.learner import ImageRef, Learner, RunRecord
 from fashionnet.settings import MODERN
@@ -112,6 +113,34 @@ def test_history_page_jumps_back_and_forward_exactly(real_data):
     at.button(key="history_back").click().run()
     page(at, "train").button(key="train_step").click().run()  # a new step replaces the undone future
     assert len(at.session_state.learner.history) == 2
+
+
+def test_history_page_replays_a_run_whose_snapshot_the_budget_dropped(real_data):
+    at = modern_app()
+    learner = at.session_state.learner
+    learner.history_budget = 0  # keep no keyframe but the newest: every other point is reached by replaying
+    states = [learner_state(learner)]
+    page(at, "train").button(key="train_step").click().run()
+    states.append(learner_state(learner))
+    train_batches(at, 12, 32)
+    states.append(learner_state(learner))
+    page(at, "train").button(key="train_step").click().run()
+    states.append(learner_state(learner))
+    train_batches(at, 5, 16)
+    states.append(learner_state(learner))
+    page(at, "train").button(key="train_step").click().run()
+    states.append(learner_state(learner))
+    assert sorted(learner._keyframes) == [4] and learner.cursor == 5  # the first run's end was dropped for the second's
+    page(at, "history")
+    # Point 3 is reached from the point 0 (the undo slot is point 4); point 4 is the kept keyframe.
+    note = timeline.replay_note(learner, 3)
+    assert note == "Training 1 training run (12 batches) and 2 single steps again, exactly as before, to reach point 3…"
+    assert learner.replay_for(4) == [] and timeline.replay_note(learner, 4) is None
+    for point in (3, 0, 5, 2, 1, 4):
+        at.number_input(key="goto_number").set_value(point)
+        at.button(key="goto_point").click().run()
+        assert learner.cursor == point and f"Now at point {point}" in at.success[0].value
+        assert same_state(learner_state(learner), states[point]), point
 
 
 def test_every_layer_page_compares_with_any_point(real_data):

@@ -377,6 +377,31 @@ def test_share_and_save_stay_open_across_pages(server, pages):
     log.assert_clean("share and save across pages")
 
 
+def test_settings_and_presenter_stay_open_across_pages(server, pages):
+    """An instructor setting up a walkthrough opens Settings and Presenter mode once: both stay open on every
+    page until closed, and a closed one stays closed (Streamlit keeps an unkeyed sidebar section's identity
+    across pages; a keyed one, like Share this state, needs the router's help: the test above)."""
+    page, log = pages.open(server.url("/train"))
+
+    def section(label: str):
+        return page.locator(f"{SIDEBAR} [data-testid=stExpander] details", has=page.locator("summary", has_text=label))
+
+    settings, presenter = section("Settings"), section("Presenter mode")
+    rerun_and_wait(page, lambda: settings.locator("summary").click())
+    settings.get_by_label("Learning rate").wait_for()
+    rerun_and_wait(page, lambda: presenter.locator("summary").click())
+    for title in ("History", "Predict", "Every layer"):
+        go_to(page, title)
+        assert settings.get_attribute("open") is not None, f"'Settings' closed on {title}"
+        assert presenter.get_attribute("open") is not None, f"'Presenter mode' closed on {title}"
+        settings.get_by_label("Learning rate").wait_for()
+    rerun_and_wait(page, lambda: settings.locator("summary").click())
+    go_to(page, "Train one step")
+    assert settings.get_attribute("open") is None, "a closed 'Settings' opened again on another page"
+    assert presenter.get_attribute("open") is not None
+    log.assert_clean("settings and presenter across pages")
+
+
 # --- 4. every layer ------------------------------------------------------------------------------------
 
 
