@@ -167,7 +167,9 @@ def link_params(selection: ImageRef, settings: Settings, records: list[StepRecor
     tokens = [] if too_many else [_token(r) for r in records]
     if too_many or None in tokens:
         why = "too many for a link" if too_many else "some were taken on your own photo, which a link cannot carry"
-        return params, f"The link holds your settings and image, not your {len(records)} history entries ({why}): save a progress file."
+        holds = "settings and image" if "split" in params else "settings"
+        entries = f"{len(records):,} history {'entry' if len(records) == 1 else 'entries'}"
+        return params, f"The link holds your {holds}, not your {entries} ({why}): save a progress file."
     params["steps"] = ".".join(tokens)
     return params, None
 

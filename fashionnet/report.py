@@ -274,5 +274,9 @@ def confusion_sentence(conf) -> str:
 
 
 def count(n: int, noun: str) -> str:
-    """'1 training run', '2 training runs'."""
-    return f"{n:,} {noun}{'' if n == 1 else 's'}"
+    """'1 training run', '2 training runs', '1 history entry', '3 history entries'."""
+    if n == 1:
+        return f"{n:,} {noun}"
+    if noun.endswith("y") and noun[-2:-1] not in ("a", "e", "i", "o", "u"):
+        return f"{n:,} {noun[:-1]}ies"
+    return f"{n:,} {noun}s"

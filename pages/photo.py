@@ -65,7 +65,7 @@ right.image(photo_png(photo.image, 10), caption="As the network sees it: 28 × 2
 if photo.notes:
     st.markdown("**What was changed:** " + "; ".join(photo.notes) + ".")
 prediction = learner.predict(photo.image)
-st.markdown(f"#### The network (after {learner.steps_taken} history entries) says: {CLASSES[prediction.predicted]}")
+st.markdown(f"#### The network (after {report.count(learner.steps_taken, 'history entry')}) says: {CLASSES[prediction.predicted]}")
 st.altair_chart(
     charts.probabilities(report.probabilities_frame(prediction, None), dark=st.context.theme.type == "dark"),
     key="photo_probs",
@@ -81,4 +81,8 @@ st.button(
     args=(photo.image, CLASSES.index(label) if label else 0),
     icon=":material/check:",
     help="Predict and Train one step then use it; the image picker lists it as 'Your photo'.",
+)
+st.caption(
+    "A link or a reload cannot rebuild steps taken on your photo (the photo is not in the link): once you train on it, "
+    "keep your work with **Save and resume → Download progress** in the sidebar."
 )

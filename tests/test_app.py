@@ -191,7 +191,7 @@ def test_sidebar_settings_start_a_fresh_model_after_saying_so(at):
     assert "history point: **1** of 1" in at.sidebar.markdown[0].value  # the sidebar's live part, rerun with the step
     whole_page(at).selectbox(key="cfg_preset").select("Modern").run()
     assert at.session_state.learner.settings == LESSON  # nothing changes until applied
-    assert any("starts a fresh model" in w.value and "the 1 steps" in w.value for w in at.sidebar.warning)
+    assert any("starts a fresh model" in w.value and "discards your 1 history entry." in w.value for w in at.sidebar.warning)
     at.button(key="apply_settings").click().run()
     assert at.session_state.learner.settings == MODERN
     assert at.session_state.learner.steps_taken == 0
@@ -199,7 +199,11 @@ def test_sidebar_settings_start_a_fresh_model_after_saying_so(at):
     at.number_input(key="cfg_lr").set_value(0.0005).run()
     assert at.selectbox(key="cfg_preset").value == "Custom"
     at.button(key="train_step").click().run()
-    whole_page(at).button(key="reset").click().run()
+    at.button(key="train_step").click().run()
+    whole_page(at)
+    assert any("discards your **2 history entries** for good" in m.value for m in at.sidebar.markdown)  # Reset asks first
+    assert at.button(key="reset").label == "Reset: discard 2 entries"
+    at.button(key="reset").click().run()
     assert at.session_state.learner.steps_taken == 0
     assert at.session_state.learner.settings == MODERN
 

@@ -402,6 +402,23 @@ def test_settings_and_presenter_stay_open_across_pages(server, pages):
     log.assert_clean("settings and presenter across pages")
 
 
+def test_reset_asks_before_it_discards_the_history(server, pages):
+    page, log = pages.open(server.url("/train?steps=t0.t1"))
+    wait_history_point(page, 2, 2)
+    page.locator(f"{SIDEBAR} [data-testid=stPopoverButton]").filter(has_text="Reset to the seed").first.click()
+    panel = page.locator("[data-testid=stPopoverBody]")
+    panel.get_by_text("This discards your 2 history entries for good").wait_for()
+    assert history_point(page) == (2, 2), "opening Reset discarded something"
+    page.keyboard.press("Escape")  # changed their mind: nothing happens
+    page.wait_for_timeout(300)
+    assert history_point(page) == (2, 2)
+    page.locator(f"{SIDEBAR} [data-testid=stPopoverButton]").filter(has_text="Reset to the seed").first.click()
+    rerun_and_wait(page, lambda: panel.get_by_role("button", name="Reset: discard 2 entries").click())
+    wait_history_point(page, 0, 0)
+    assert "steps=" not in page.url
+    log.assert_clean("reset asks first")
+
+
 # --- 4. every layer ------------------------------------------------------------------------------------
 
 
@@ -482,6 +499,8 @@ def test_own_photo_on_every_page(server, pages, fashion, tmp_path):
     assert label in first_caption(page)
     train_step(page)
     assert history_point(page) == (1, 1)
+    # The step that made the history unable to travel in the address says so where the learner looks.
+    page.locator("[data-testid=stToast]", has_text="a reload would lose it").wait_for()
     share = page.locator("[data-testid=stSidebar] [data-testid=stExpander]").filter(
         has=page.locator("summary", has_text="Share this state")
     )

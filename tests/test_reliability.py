@@ -947,6 +947,7 @@ def test_a_session_started_from_a_link_with_steps_says_it_was_rebuilt(real_data)
 def test_the_app_says_how_to_keep_progress_before_closing(real_data):
     at = open_save_and_resume(open_app(None))
     caption = " ".join(c.value for c in at.sidebar.caption)
+    assert not at.toast
     assert "kept in this tab's address" in caption and "rebuilds them, even after the server restarts" in caption
     assert "download it before you close the tab" in caption
     assert not [w.value for w in at.sidebar.warning if "address cannot hold" in w.value]
@@ -955,12 +956,17 @@ def test_the_app_says_how_to_keep_progress_before_closing(real_data):
     assert long.session_state.learner.steps_taken == MAX_LINK_STEPS
     long.session_state.learner.train_step(*real_data.image("train", 1))  # one more than a link holds
     long.run()
+    toasts = [t.value for t in long.toast]
+    assert any("a reload would lose it" in t for t in toasts), toasts  # said once, when the step made it so
     (save,) = [e for e in long.sidebar.expander if e.label == "Save and resume"]
     assert save.proto.icon == ":material/warning:"  # said on the closed section too
     open_save_and_resume(long)
     assert [w.value for w in long.sidebar.warning if "address cannot hold" in w.value] == [
-        "The address cannot hold your whole history: download your progress before you close this tab."
+        "This tab's address cannot hold your history: a reload or the link under **Share this state** would start "
+        "again from a fresh model. Download your progress to keep everything."
     ]
+    assert not [c.value for c in long.sidebar.caption if "kept in this tab's address" in c.value]  # no contradiction
+    assert not [t.value for t in long.toast if "a reload would lose it" in t.value]
 
 
 # --- real servers, real browsers (marker: browser) ----------------------------------------------------------------

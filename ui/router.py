@@ -14,7 +14,7 @@ from urllib.parse import urlencode
 
 import streamlit as st
 
-from fashionnet import progress
+from fashionnet import progress, report
 from fashionnet import settings as cfg
 from fashionnet.data import CLASSES, FashionData, load_early_or_now
 from fashionnet.learner import ImageRef, Learner, RunSpec, StepRefused
@@ -234,16 +234,31 @@ def _wanted() -> tuple[dict[str, str], str | None]:
     return wanted, link_notice
 
 
+def _reset_box() -> None:
+    """Reset asks first: it discards the whole history, and nothing brings it back (a progress file does)."""
+    learner: Learner = st.session_state.learner
+    with st.popover("Reset to the seed", icon=":material/restart_alt:", help="A fresh model from the seed; the steps taken are discarded."):
+        entries = len(learner.history)
+        if entries:
+            st.markdown(
+                f"This discards your **{report.count(entries, 'history entry')}** for good. To keep them, download a "
+                "progress file under **Save and resume** first."
+            )
+        else:
+            st.markdown("Your model is fresh from the seed already: there is no history to discard.")
+        st.button(
+            f"Reset: discard {report.count(entries, 'entry')}" if entries else "Reset",
+            key="reset",
+            type="primary",
+            icon=":material/restart_alt:",
+            on_click=_reset,
+        )
+
+
 def _sidebar(data: FashionData) -> None:
     with st.sidebar:
         _live_status()
-        st.button(
-            "Reset to the seed",
-            key="reset",
-            icon=":material/restart_alt:",
-            on_click=_reset,
-            help="A fresh model from the seed; the steps taken are discarded.",
-        )
+        _reset_box()
         _settings_box()
         _presenter_box()
         _live_share()
@@ -288,8 +303,8 @@ def _settings_box() -> None:
         if error := st.session_state.pop("settings_error", None):
             st.error(error)
         if _pending_settings() != s:
-            seed, steps = int(st.session_state.cfg_seed), learner.steps_taken
-            st.warning(f"Applying starts a fresh model from seed {seed}; the {steps} steps taken are discarded.")
+            seed, steps = int(st.session_state.cfg_seed), len(learner.history)
+            st.warning(f"Applying starts a fresh model from seed {seed} and discards your {report.count(steps, 'history entry')}.")
             st.button("Apply: start a fresh model", key="apply_settings", type="primary", on_click=_apply_settings)
 
 
@@ -318,6 +333,13 @@ def _live_share() -> None:
     """Share and save: the link and the progress file change with every step."""
     learner: Learner = st.session_state.learner
     wanted, link_notice = _wanted()
+    if link_notice and not st.session_state.get("link_notice_shown"):  # the step that made the history unable to travel
+        st.toast(
+            "This tab's address can no longer rebuild your history, so a reload would lose it: download your progress under "
+            "**Save and resume** in the sidebar.",
+            icon=":material/warning:",
+            duration="long",
+        )
     st.session_state.link_notice_shown = link_notice is not None
     query = urlencode(wanted)
     # Both are built only while open (opening one reruns this fragment): a step does not resend what nobody looks at.
@@ -330,7 +352,8 @@ def _live_share() -> None:
         args=("share_open",),
     )
     if share.open:
-        share.caption("This link rebuilds your exact weights in any browser: settings, image and every step.")
+        if not link_notice:
+            share.caption("This link rebuilds your exact weights in any browser: settings, image and every step.")
         share.code((st.context.url or "").split("?")[0] + (f"?{query}" if query else ""), language=None, wrap_lines=True)
         if link_notice:
             share.warning(link_notice)
@@ -340,13 +363,17 @@ def _live_share() -> None:
         "Save and resume", expanded=_was_open("save_open"), icon=icon, key="save_open", on_change=_keep_open, args=("save_open",)
     )
     if save.open:
-        save.caption(
-            "Your settings, image and steps are kept in this tab's address: a reload, or the link under **Share this "
-            "state**, rebuilds them, even after the server restarts. A progress file keeps everything (undone steps "
-            "too): download it before you close the tab."
-        )
         if link_notice:
-            save.warning("The address cannot hold your whole history: download your progress before you close this tab.")
+            save.warning(
+                "This tab's address cannot hold your history: a reload or the link under **Share this state** would start "
+                "again from a fresh model. Download your progress to keep everything."
+            )
+        else:
+            save.caption(
+                "Your settings, image and steps are kept in this tab's address: a reload, or the link under **Share this "
+                "state**, rebuilds them, even after the server restarts. A progress file keeps everything (undone steps "
+                "too): download it before you close the tab."
+            )
         if len(learner.history) > progress.MAX_STEPS:
             save.warning(
                 f"A progress file holds at most {progress.MAX_STEPS:,} steps; you have {len(learner.history):,}, "
