@@ -134,3 +134,36 @@ def matches(cell_index: int, live: str) -> bool | None:
     if cell.printed == LOSS:
         return "tensor(2.2632, grad_fn=<NllLossBackward" in live  # newer PyTorch names it NllLossBackward0
     return cell.printed in live
+
+
+def why_differs(cell_index: int, learner: Learner, selection) -> str:
+    """Why the learner's live output differs from what the lesson printed: what is not as in the lesson."""
+    from fashionnet.settings import LESSON
+
+    reasons = []
+    s = learner.settings
+    if (s.seed, s.activation, s.scale_inputs, s.optimizer) != (LESSON.seed, LESSON.activation, LESSON.scale_inputs, LESSON.optimizer):
+        reasons.append("your settings are not the Lesson preset's")
+    elif s.lr != LESSON.lr and any(c.runs_step for c in CELLS[:cell_index]):
+        reasons.append(f"your learning rate is {s.lr:g}, and the lesson's printed output comes from lr {LESSON.lr:g} (see step 4)")
+    if (selection.split, selection.index) != ("train", 0):
+        reasons.append("the selected image is not training image 0")
+    stepped = any(c.runs_step for c in CELLS[:cell_index])  # the lesson printed this after its one step
+    taken = learner.cursor
+    if stepped and taken == 0:
+        reasons.append("the step has not been taken yet: go Back to step 6 and press **Run this cell**")
+    elif stepped and taken > 1:
+        reasons.append(f"{taken} steps have been taken, and the lesson printed this after exactly one")
+    elif not stepped and taken:
+        reasons.append(f"your model has taken {taken} step{'s' * (taken != 1)}, and the lesson printed this before any")
+    elif stepped and taken == 1 and learner.history[0].ref != selection:
+        reasons.append("the step was taken on another image than training image 0")
+    if not reasons:
+        return "Differs from the lesson's output."
+    return "Differs from the lesson's output: " + "; ".join(reasons) + ". Step 1 starts a fresh Lesson model on training image 0."
+
+
+def first_step_explained(learner: Learner) -> bool:
+    """Whether the lesson's explanation of its step holds for the learner's newest step: Adam's very first step."""
+    report = learner.last_report
+    return report is not None and learner.settings.optimizer == "adam" and report.record.number == 1 and learner.cursor == 1

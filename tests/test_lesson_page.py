@@ -69,3 +69,43 @@ def test_run_the_code_cells_lr_as_written(real_data):
     at.button(key="lesson_run").click().run()
     step = at.session_state.learner.last_report
     assert abs(float(step.w3_delta[0, 0])) == pytest.approx(0.0005, rel=2e-4)  # the code's lr moves entries by 0.0005
+
+
+def lesson_app(step: int) -> AppTest:
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
+    at.query_params["lesson"] = str(step)
+    at.run()
+    at.switch_page("pages/lesson.py").run()
+    assert at.session_state.lesson_step == step and not at.exception
+    return at
+
+
+def test_a_difference_is_explained_by_what_is_not_as_in_the_lesson(real_data):
+    last = len(lesson.CELLS) - 1
+    at = lesson_app(last)  # Next past the step cell without running it
+    (warning,) = at.warning
+    assert "the step has not been taken yet: go Back to step 6 and press **Run this cell**" in warning.value
+    assert "settings are not" not in warning.value and "selected image" not in warning.value  # the lesson's fresh model
+    assert not [m for m in at.markdown if "Why every entry moved by the same amount" in m.value]
+    at.button(key="lesson_back").click().run()
+    at.button(key="lesson_run").click().run()
+    at.button(key="lesson_run").click().run()  # twice: the second is Adam's second step
+    at.button(key="lesson_next").click().run()
+    (warning,) = at.warning
+    assert "2 steps have been taken, and the lesson printed this after exactly one" in warning.value
+    # The lesson's explanation of its first step is not claimed for a second step.
+    assert not [m for m in at.markdown if "Why every entry moved by the same amount" in m.value]
+    assert any("This was step 2 of your model" in m.value for m in at.markdown)
+    at.button(key="lesson_back").click().run()
+    at.button(key="lesson_back").click().run()
+    assert "2 steps" in at.warning[0].value and "before any" in at.warning[0].value  # step 5: the loss, before any step
+
+
+def test_the_first_steps_explanation_shows_for_the_lessons_step(real_data):
+    at = lesson_app(len(lesson.CELLS) - 2)
+    at.button(key="lesson_run").click().run()
+    at.button(key="lesson_next").click().run()
+    assert not at.warning
+    assert any("Why every entry moved by the same amount" in m.value for m in at.markdown)
+    learner = Learner(LESSON)
+    assert not lesson.first_step_explained(learner)  # no step yet
