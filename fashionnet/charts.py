@@ -331,14 +331,31 @@ def confusion_heatmap(frame: pd.DataFrame) -> alt.Chart:
     return (rects + text).properties(height=420, width="container")
 
 
-# The history's log-like axes label these values (those inside the data's range): a symlog scale's own ticks are
+# The history's log-like axes label these values (those inside the data's range; format ".6~g": without a precision
+# Vega derives one from the tick step and wrote 10 as "1e+1"): a symlog scale's own ticks are
 # evenly spaced (0, 1, 2), which leaves a loss of 0.016 or a step's update of 0.04 with nothing to be read against.
-LOSS_TICKS = [0] + [float(f"{m}e{e}") for e in range(-2, 9) for m in (1, 3)]  # 0, 0.01, 0.03, 0.1 ... 3e8
+LOSS_TICKS = [0] + [float(f"{m}e{e}") for e in range(-2, 9) for m in (1, 2, 5)]  # 0, 0.01, 0.02, 0.05, 0.1 ... 5e8
 SIZE_TICKS = [0] + [float(f"1e{e}") for e in range(-2, 13)]  # 0, 0.01, 0.1, 1 ... 1e12 (lr goes up to 1e6)
+
+
+def _tick_domain(values: pd.Series, ticks: list[float], from_zero: bool) -> list[float]:
+    """A scale's domain from one of ``ticks`` at or under the smallest value (0 for bars) to one at or over the
+    largest, so that both ends are labelled (a symlog scale is not made "nice": losses of 2.3 under a top label
+    of 1 were read against nothing)."""
+    finite = values[np.isfinite(values.astype(float))]
+    if finite.empty:
+        return [ticks[0], ticks[1]]
+    top = next((t for t in ticks if t >= finite.max()), ticks[-1])
+    bottom = 0.0 if from_zero else max(t for t in ticks if t <= max(finite.min(), 0))
+    return [bottom, top]
 
 
 def timeline(long: pd.DataFrame) -> alt.Chart:
     """The history (point, kind, measure, value, panel, undone): loss before/after and update size per entry."""
+    loss_domain = _tick_domain(long.loc[long["panel"] == "loss", "value"], LOSS_TICKS, from_zero=False)
+    size_domain = _tick_domain(long.loc[long["panel"] == "update size", "value"], SIZE_TICKS, from_zero=True)
+    loss_ticks = [t for t in LOSS_TICKS if loss_domain[0] <= t <= loss_domain[1]]
+    size_ticks = [t for t in SIZE_TICKS if size_domain[0] <= t <= size_domain[1]]
     base = alt.Chart(long).encode(
         x=alt.X("point:Q", title="history point", axis=alt.Axis(tickMinStep=1, format="d")),
         tooltip=[alt.Tooltip("point:Q"), alt.Tooltip("kind:N"), alt.Tooltip("image:N"), alt.Tooltip("class:N"),
@@ -348,8 +365,8 @@ def timeline(long: pd.DataFrame) -> alt.Chart:
         base.transform_filter("datum.panel == 'loss'")
         .mark_line(point=True)
         .encode(
-            y=alt.Y("value:Q", title="loss (log scale)", scale=alt.Scale(type="symlog", constant=0.01),
-                    axis=alt.Axis(values=LOSS_TICKS, format="~g")),
+            y=alt.Y("value:Q", title="loss (log scale)", scale=alt.Scale(type="symlog", constant=0.01, domain=loss_domain),
+                    axis=alt.Axis(values=loss_ticks, format=".6~g")),
             color=alt.Color("measure:N", scale=alt.Scale(domain=["loss before", "loss after"], range=["#e66101", "#5e3c99"]),
                             legend=alt.Legend(title=None, orient="bottom")),
             opacity=alt.condition("datum.undone", alt.value(0.3), alt.value(1.0)),
@@ -360,8 +377,8 @@ def timeline(long: pd.DataFrame) -> alt.Chart:
         base.transform_filter("datum.panel == 'update size'")
         .mark_bar()
         .encode(
-            y=alt.Y("value:Q", title="update size (log scale)", scale=alt.Scale(type="symlog", constant=0.001),
-                    axis=alt.Axis(values=SIZE_TICKS, format="~g")),
+            y=alt.Y("value:Q", title="update size (log scale)", scale=alt.Scale(type="symlog", constant=0.001, domain=size_domain),
+                    axis=alt.Axis(values=size_ticks, format=".6~g")),
             color=alt.Color("kind:N", scale=alt.Scale(domain=["one step", "training run"], range=["#1b7837", "#9e9e9e"]),
                             legend=alt.Legend(title=None, orient="bottom")),
             opacity=alt.condition("datum.undone", alt.value(0.3), alt.value(1.0)),

@@ -73,10 +73,11 @@ event = st.dataframe(
         "loss before": st.column_config.NumberColumn(format="%.6f"),
         "loss after": st.column_config.NumberColumn(format="%.6f"),
         "update size": st.column_config.NumberColumn(format="%.6f", help="L2 norm of the change of all weights and biases"),
-        "test accuracy": st.column_config.NumberColumn(format="%.4f"),
-        "status": st.column_config.TextColumn(help="where your weights are; undone entries can be gone forward to again"),
+        "test accuracy": st.column_config.NumberColumn(format="percent", help="after a training run, on all 10,000 test images"),
+        "status": st.column_config.TextColumn(width="medium", help="where your weights are; undone entries can be gone forward to again"),
     },
 )
+st.caption("*None*: nothing to show there (the start has no loss; a single step does not measure test accuracy).")
 if event.selection.rows:
     chosen = int(frame.iloc[event.selection.rows[0]]["point"])
     st.button(f"Go to point {chosen}", key="goto_selected", on_click=go, args=(chosen,), icon=":material/move_item:")

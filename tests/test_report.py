@@ -154,8 +154,10 @@ def test_history_chart_labels_the_range_of_its_values(real_data, lr):
     for panel, chart in (("loss", loss), ("update size", size)):
         values = long[long["panel"] == panel]["value"]
         axis = chart["encoding"]["y"]["axis"]
-        ticks = axis["values"]
-        assert axis["format"] == "~g" and chart["encoding"]["y"]["scale"]["type"] == "symlog"
-        # a label at or under the smallest value and one at or over the largest (a loss can be exactly 0 after a huge step)
+        ticks, scale = axis["values"], chart["encoding"]["y"]["scale"]
+        assert axis["format"] == ".6~g" and scale["type"] == "symlog"  # a precision: Vega would derive one from the tick step (10 as 1e+1)
+        # the axis runs from a label at or under the smallest value to one at or over the largest (a loss can be
+        # exactly 0 after a huge step), and labels only what is inside it
+        assert scale["domain"] == [min(ticks), max(ticks)]
         assert min(ticks) <= values.min() and max(ticks) >= values.max(), (panel, values.min(), values.max())
-        assert ticks == sorted(ticks) and len(set(ticks)) == len(ticks)
+        assert ticks == sorted(ticks) and len(set(ticks)) == len(ticks) and len(ticks) >= 2
