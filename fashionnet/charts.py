@@ -254,7 +254,9 @@ def claim_scatter(frame: pd.DataFrame) -> alt.Chart:
             x=alt.X("p_true:Q", title="probability of the true class before the step", axis=alt.Axis(format=".0%")),
             y=alt.Y("update size:Q", title="size of the update (L2 norm, all weights)", scale=alt.Scale(type="log")),
             color=alt.Color(
-                "optimizer:N", scale=alt.Scale(domain=["sgd", "adam"], range=["#2166ac", "#e66101"]), legend=alt.Legend(title=None)
+                "optimizer:N",
+                scale=alt.Scale(domain=["sgd", "adam"], range=["#2166ac", "#e66101"]),
+                legend=alt.Legend(title=None, labelExpr="datum.label == 'adam' ? 'Adam' : 'SGD'"),
             ),
             tooltip=[
                 alt.Tooltip("optimizer:N"),

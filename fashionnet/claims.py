@@ -108,6 +108,12 @@ def findings(frame: pd.DataFrame) -> list[Finding]:
     return out
 
 
+def _signed(x: float) -> str:
+    """+0.42, -0.31, and 0.00 for a correlation that rounds to zero (not "-0.00")."""
+    text = f"{x:+.2f}"
+    return "0.00" if text in ("+0.00", "-0.00") else text
+
+
 def finding_sentence(found: list[Finding], spread: tuple[float, float]) -> str:
     """What the data show, in words computed from them (``spread``: the lowest and highest P(true class))."""
     parts = [f"True-class probabilities range from {spread[0]:.1%} to {spread[1]:.1%}."]
@@ -115,7 +121,7 @@ def finding_sentence(found: list[Finding], spread: tuple[float, float]) -> str:
         name = "Adam" if f.optimizer == "adam" else "SGD"
         verdict = "the lesson's claim holds" if f.holds else "the lesson's claim does not hold"
         parts.append(
-            f"{name}: rank correlation between confidence and update size ρ = {f.rho:+.2f}; the least confident fifth "
+            f"{name}: rank correlation between confidence and update size ρ = {_signed(f.rho)}; the least confident fifth "
             f"get a median update of {f.small_p_update:.4g}, the most confident fifth {f.large_p_update:.4g}: {verdict}."
         )
     return " ".join(parts)

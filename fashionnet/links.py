@@ -41,7 +41,11 @@ def parse_selection(params: Mapping[str, str | list[str]], sizes: Mapping[str, i
     index = 0
     if raw is not None:
         text = raw.strip()
-        if not (text.isascii() and text.isdigit() and len(text) <= 9):
+        negative = text.startswith("-") and text[1:].isascii() and text[1:].isdigit()
+        if negative:
+            last = sizes[split] - 1
+            notices.append(f"The link's image index {_shown(raw)} is below 0: {split} images are 0 to {last:,}; showing image 0.")
+        elif not (text.isascii() and text.isdigit() and len(text) <= 9):
             notices.append(f"The link's image index {_shown(raw)} is not a whole number; showing image 0.")
         elif int(text) >= sizes[split]:
             notices.append(
@@ -87,8 +91,19 @@ def parse_settings(params: Mapping[str, str | list[str]]) -> tuple[Settings, lis
                 raise ValueError(name)
             values = Settings(**{**values, field: value}).validated().__dict__.copy()
         except ValueError:
-            notices.append(f"The link's {name} {_shown(text)} is not valid; using {values[field]}.")
+            notices.append(f"The link's {name} {_shown(text)} is not valid; using {_setting_words(field, values[field])}.")
     return Settings(**values), notices
+
+
+def _setting_words(field: str, value: object) -> str:
+    """A setting's value as the sidebar says it (``scale`` 0/1 as off/on, the optimizer by its name)."""
+    if field == "scale_inputs":
+        return "inputs 0–1" if value else "inputs 0–255 (raw)"
+    if field == "optimizer":
+        return {"adam": "Adam", "sgd": "SGD"}.get(str(value), str(value))
+    if field == "lr":
+        return f"{value:g}"
+    return str(value)
 
 
 def _float_or_none(text: str) -> float | None:
@@ -189,7 +204,7 @@ def parse_extras(params: Mapping[str, str | list[str]]) -> list[str]:
     for name in KNOWN_PARAMS:
         values = params.get(name)
         if isinstance(values, list) and len(values) > 1:
-            notices.append(f"The link gives {name} {len(values):,} times; using the last one, {_shown(values[-1])}.")
+            notices.append(f"The link gives {_shown(name)} {len(values):,} times; using the last one, {_shown(values[-1])}.")
     return notices
 
 

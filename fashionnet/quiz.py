@@ -66,7 +66,7 @@ def mark(report: StepReport, answers: dict[str, str | None], settings: Settings)
     why = {
         "loss": f"The loss went from {r.loss_before:.4f} to {r.loss_after:.4f}.",
         "prob": f"P(true class) went from {100 * r.p_true_before:.1f} % to {100 * r.p_true_after:.1f} %.",
-        "moves": f"{still:.0%} of the entries did not move; the others moved {span}. "
+        "moves": (f"Every entry moved, {span}. " if still == 0 else f"{still:.0%} of the entries did not move; the others moved {span}. ")
         + (
             "Adam's first step moves every entry with a gradient by about lr, whatever its size."
             if r.optimizer == "adam" and int(report.w3_state_after["step"]) == 1

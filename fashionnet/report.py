@@ -273,6 +273,14 @@ def confusion_sentence(conf) -> str:
     )
 
 
+def metric_arrow(shown_change: str, color: str = "normal") -> dict[str, str]:
+    """A metric's arrow and colour for a change as shown: none for one that rounds to zero ("+0.0000" is no
+    change to the reader, and a red arrow up on it said the loss had risen)."""
+    if float(shown_change) == 0:
+        return {"delta_color": "off", "delta_arrow": "off"}
+    return {"delta_color": color}
+
+
 def count(n: int, noun: str) -> str:
     """'1 training run', '2 training runs', '1 history entry', '3 history entries'."""
     if n == 1:

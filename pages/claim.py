@@ -24,7 +24,7 @@ c1, c2, c3, c4 = st.columns(4)
 n = c1.number_input("Test images", 50, min(2000, data.size("test")), value=500, step=50, key="claim_n")
 pre = c2.number_input("Train the copy first (steps of 64)", 0, 3000, value=300, step=100, key="claim_pretrain")
 sgd_lr = c3.number_input("SGD lr", *LR_RANGE, value=0.1, format="%g", key="claim_sgd_lr")
-adam_lr = c4.number_input("Adam lr", *LR_RANGE, value=learner.settings.lr, format="%g", key="claim_adam_lr")
+adam_lr = c4.number_input("Adam lr", *LR_RANGE, value=learner.settings.lr, step=0.0005, format="%g", key="claim_adam_lr")
 if st.button("Run the experiment", key="run_claim", type="primary", icon=":material/science:"):
     with st.spinner(f"Training a copy {pre} steps, then {2 * n} one-image steps…"):
         net = claims.pretrained_copy(learner, data, int(pre))

@@ -20,7 +20,7 @@ if step is None:
 else:
     r = step.record
     where = f"{r.ref.split} #{r.ref.index}" if r.ref else "own image"
-    st.caption(f"Step {r.number}: {CLASSES[r.label]} ({where}), {r.optimizer}, lr {r.lr:g}.")
+    st.caption(f"Step {r.number}: {CLASSES[r.label]} ({where}), {'Adam' if r.optimizer == 'adam' else 'SGD'}, lr {r.lr:g}.")
     sig = explain.signals(step, learner.settings)
     st.markdown(
         "For one image, W3's gradient is the **outer product** of two vectors: the error signal δ of the 64 "

@@ -71,3 +71,13 @@ def test_bad_settings_fall_back_with_a_notice(name, value):
     settings, notices = parse_settings({name: value})
     assert settings == LESSON
     assert len(notices) == 1 and f"link's {name}" in notices[0] and len(notices[0]) < 200
+
+
+def test_notices_say_values_as_the_app_shows_them():
+    """A notice names what the link asked for and what is used instead in the app's own words (not Python's)."""
+    _, notices = parse_selection({"index": "-1"}, SIZES)
+    assert notices == [f"The link's image index `-1` is below 0: train images are 0 to {SIZES['train'] - 1:,}; showing image 0."]
+    for name, value, used in (("scale", "2", "inputs 0–255 (raw)"), ("opt", "rmsprop", "Adam"), ("lr", "1e9", "0.005")):
+        _, notices = parse_settings({name: value})
+        assert notices == [f"The link's {name} `{value}` is not valid; using {used}."]
+        assert "False" not in notices[0] and "adam" not in notices[0]

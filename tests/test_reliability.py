@@ -210,8 +210,8 @@ def test_repeated_keys_use_the_last_value_and_say_so():
     assert_no_exception(at)
     assert at.session_state.selection == ImageRef("test", 5)
     notices = link_notices(at)
-    assert "The link gives index 3 times; using the last one, `5`." in notices
-    assert "The link gives split 2 times; using the last one, `test`." in notices
+    assert "The link gives `index` 3 times; using the last one, `5`." in notices
+    assert "The link gives `split` 2 times; using the last one, `test`." in notices
     assert len(notices) == 2
     assert flat_query(at) == {"split": "test", "index": "5"}
 

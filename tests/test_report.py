@@ -161,3 +161,16 @@ def test_history_chart_labels_the_range_of_its_values(real_data, lr):
         assert scale["domain"] == [min(ticks), max(ticks)]
         assert min(ticks) <= values.min() and max(ticks) >= values.max(), (panel, values.min(), values.max())
         assert ticks == sorted(ticks) and len(set(ticks)) == len(ticks) and len(ticks) >= 2
+
+
+def test_a_change_that_rounds_to_zero_gets_no_arrow():
+    assert report.metric_arrow("+0.0000", "inverse") == {"delta_color": "off", "delta_arrow": "off"}
+    assert report.metric_arrow("-0.0") == {"delta_color": "off", "delta_arrow": "off"}
+    assert report.metric_arrow("+0.0001", "inverse") == {"delta_color": "inverse"}
+    assert report.metric_arrow("-2.5") == {"delta_color": "normal"}
+
+
+def test_counts_read_as_english():
+    assert [report.count(n, "history entry") for n in (0, 1, 2)] == ["0 history entries", "1 history entry", "2 history entries"]
+    assert [report.count(n, "training run") for n in (1, 3)] == ["1 training run", "3 training runs"]
+    assert report.count(1_000, "day") == "1,000 days"

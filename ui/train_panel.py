@@ -128,7 +128,8 @@ def show_ripple(step, learner) -> None:
     rip = ripple.ripple(step, learner, probe)
     acc, moved = st.columns([1, 2], gap="large")
     with acc:
-        st.metric("Probe accuracy", report.percent(rip.accuracy_after), f"{100 * (rip.accuracy_after - rip.accuracy_before):+.1f} points")
+        change = f"{100 * (rip.accuracy_after - rip.accuracy_before):+.1f}"
+        st.metric("Probe accuracy", report.percent(rip.accuracy_after), f"{change} points", **report.metric_arrow(change))
         flipped = ripple.flips(rip, probe)
         st.markdown(
             f":small[:gray[was {report.percent(rip.accuracy_before)}; 20 test images of each class, the same for everyone.]]\n\n"
@@ -255,12 +256,14 @@ def numbers() -> None:
         )
     st.subheader(f"Step {r.number}: what changed")
     numbers = st.container(horizontal=True, gap="medium")  # one block for the three numbers: fewer elements per step
-    loss_change = f"{r.loss_after - r.loss_before:+.4f} (was {r.loss_before:.4f})"
-    numbers.metric("Loss", f"{r.loss_after:.4f}", loss_change, delta_color="inverse")
+    loss_change = f"{r.loss_after - r.loss_before:+.4f}"
+    numbers.metric("Loss", f"{r.loss_after:.4f}", f"{loss_change} (was {r.loss_before:.4f})", **report.metric_arrow(loss_change, "inverse"))
+    p_change = f"{100 * (r.p_true_after - r.p_true_before):+.2f}"
     numbers.metric(
         f"P({CLASSES[r.label]})",
         report.percent(r.p_true_after),
-        f"{100 * (r.p_true_after - r.p_true_before):+.2f} points (was {report.percent(r.p_true_before)})",
+        f"{p_change} points (was {report.percent(r.p_true_before)})",
+        **report.metric_arrow(p_change),
     )
     numbers.metric("W3 entries moved", f"{step.moved_share:.1%}")
     callout, summary, why = texts
