@@ -845,7 +845,7 @@ def predictions(net: Net, images: torch.Tensor, scale_inputs: bool, chunk: int =
         return torch.cat([net(to_input(images[i : i + chunk], scale_inputs)).argmax(dim=1) for i in range(0, len(images), chunk)])
 
 
-MAX_RUN_BATCHES = 20 * 938  # 20 epochs of batch 64: ~20 s here; more belongs in a script, not a page
+MAX_RUN_BATCHES = 20 * 938  # 20 epochs of batch 64: ~20-90 s here (the machine's speed varies); more belongs in a script
 
 
 class TrainingRun:

@@ -115,7 +115,9 @@ def _float_or_none(text: str) -> float | None:
         return None
 
 
-MAX_LINK_BATCHES = 2 * MAX_RUN_BATCHES  # replaying a link's training runs takes at most ~40 s here
+# Replaying a link's training runs: ~40 s at most on the 2-core machine's better days, 87 s measured for one
+# 18,760-batch run on a slow one (seventh session); the spinner shows the time spent.
+MAX_LINK_BATCHES = 2 * MAX_RUN_BATCHES
 
 
 def _digits(text: str, most: int) -> int | None:

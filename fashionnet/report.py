@@ -250,7 +250,7 @@ def run_sentence(record) -> str:
     first, last = record.evals[0], record.evals[-1]
     how = {
         "done": "all",
-        "stopped": f"stopped by you after {record.batches:,} of {record.planned:,}",
+        "stopped": f"stopped early, after {record.batches:,} of {record.planned:,}: Stop, or another page opened while it trained",
         "refused": f"stopped at {record.batches:,} of {record.planned:,} because the next batch blew up",
     }[record.ended]
     return (

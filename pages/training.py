@@ -15,7 +15,8 @@ s = learner.settings
 st.title("Train many steps")
 st.caption(
     "Mini-batch training on the whole training set, from your model as it is now, with your optimizer and learning rate. "
-    "Each epoch shows every training image once, in a new shuffled order. Stop keeps what was trained so far; "
+    "Each epoch shows every training image once, in a new shuffled order. Stop, or opening another page while it "
+    "trains, ends the run and keeps what was trained so far; "
     "single steps on the **Train one step** page carry on from the same model, and the **History** page can go back."
 )
 c1, c2, c3 = st.columns(3, vertical_alignment="bottom")
@@ -34,7 +35,12 @@ st.markdown(
 )
 with st.container(horizontal=True, gap="small"):
     start = st.button("Train", key="train_run", type="primary", icon=":material/fitness_center:")
-    st.button("Stop", key="stop_run", icon=":material/stop_circle:", help="Stops at once and keeps the batches trained so far.")
+    st.button(
+        "Stop",
+        key="stop_run",
+        icon=":material/stop_circle:",
+        help="Stops at once and keeps the batches trained so far. Opening another page while it trains stops it too.",
+    )
 
 if start:
     bar = st.progress(0.0, text="Starting…")

@@ -760,6 +760,6 @@ def test_long_training_does_not_freeze_other_learners(server, pages):
     assert sidebar_steps(b) == "1"
     rerun_and_wait(a, lambda: a.locator(".st-key-stop_run button").first.click())  # Stop keeps what A trained
     a.wait_for_function("() => /history point:\\s*1/.test(document.querySelector('[data-testid=stSidebarUserContent]').innerText)")
-    assert a.get_by_text("stopped by you after", exact=False).count() == 1
+    assert a.get_by_text("stopped early, after", exact=False).count() == 1
     log_a.assert_clean("learner A")
     log_b.assert_clean("learner B")

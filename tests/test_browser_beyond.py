@@ -223,8 +223,8 @@ def test_stop_keeps_the_batches_trained_so_far(server, pages):
             if history_point(page) == (1, 1):
                 break
     assert history_point(page) == (1, 1), "the stopped run never became history point 1"
-    summary = page.locator(f"{MAIN} [data-testid=stMarkdownContainer] p", has_text="stopped by you after").first
-    m = re.search(r"^([\d,]+) batches of 64 \(stopped by you after ([\d,]+) of 4,690\)", summary.inner_text())
+    summary = page.locator(f"{MAIN} [data-testid=stMarkdownContainer] p", has_text="stopped early, after").first
+    m = re.search(r"^([\d,]+) batches of 64 \(stopped early, after ([\d,]+) of 4,690: Stop, or another page", summary.inner_text())
     assert m, f"the run is not described as stopped: {summary.inner_text()!r}"
     batches = int(m.group(1).replace(",", ""))
     assert int(m.group(2).replace(",", "")) == batches

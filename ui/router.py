@@ -130,7 +130,7 @@ def _init_session(data: FashionData) -> None:
     for n, ref in enumerate(steps, start=1):  # replaying the link's steps rebuilds its exact weights
         try:
             if isinstance(ref, RunSpec):
-                with st.spinner(f"Replaying the link's training run ({ref.batches:,} batches of {ref.batch_size})…"):
+                with st.spinner(f"Replaying the link's training run ({ref.batches:,} batches of {ref.batch_size})…", show_time=True):
                     record = ss.learner.train_run(data, ref)
                 if record is None or record.ended == "refused":
                     raise StepRefused
@@ -195,7 +195,7 @@ def _load_progress(key: str) -> None:
     if upload is None:
         return
     try:
-        with st.spinner("Checking the file by replaying its history…"):
+        with st.spinner("Checking the file by replaying its history…", show_time=True):
             learner = progress.loads(upload.getvalue(), shared_data())
     except progress.ProgressError as err:
         st.session_state.progress_message = ("error", f"{_code(upload.name)} was not loaded: {err} Your model is unchanged.")
