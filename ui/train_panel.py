@@ -270,7 +270,8 @@ def numbers() -> None:
     st.info(callout, icon=":material/arrow_forward:")
     st.markdown(f":small[:gray[{summary}]]\n\n**Why:** {why}")
 
-    heat, table = st.columns(2, gap="medium")
+    # Projected (larger type), the table's five columns need more than half the width: its "change" was cut off.
+    heat, table = st.columns([2, 3] if st.session_state.get("presenter") else 2, gap="medium")
     with heat:
         st.markdown("**Change of every W3 entry**")
         if st.toggle(
