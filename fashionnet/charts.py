@@ -19,6 +19,16 @@ ROLE_COLOURS = {"predicted": "#e66101", "true class": "#5e3c99", "predicted and 
 DIVERGING = "blueorange"  # colour-blind safe; negative blue, positive orange
 
 
+def scale_legend(title: str | None, fmt: str, values: list[float], **kwargs) -> alt.Legend:
+    """A colour scale's legend as a few labelled squares, not a gradient bar. Vega's SVG gradient is painted
+    through ``url(<the page's address>#gradient_0)``: once the app rewrites the address bar (every step and
+    run does) without redrawing the chart, the reference points at another document and the bar disappears,
+    leaving its labels alone (found on the confusion matrix after a run; tests/test_browser_beyond.py)."""
+    return alt.Legend(
+        title=title, format=fmt, type="symbol", values=values, symbolType="square", symbolSize=180, symbolStrokeWidth=0, **kwargs
+    )
+
+
 def probabilities(frame: pd.DataFrame, dark: bool = False) -> alt.Chart:
     """Ten horizontal bars, official class order, predicted and true class coloured and named in the legend.
 
@@ -219,7 +229,7 @@ def class_changes(frame: pd.DataFrame) -> alt.Chart:
             color=alt.Color(
                 "change:Q",
                 scale=alt.Scale(scheme=DIVERGING, domain=[-limit, limit], domainMid=0),
-                legend=alt.Legend(title="change", format="+.2%"),
+                legend=None,  # the x axis says it; and a gradient legend loses its bar once the address changes (scale_legend)
             ),
             tooltip=[
                 alt.Tooltip("class:N"),
@@ -319,7 +329,7 @@ def confusion_heatmap(frame: pd.DataFrame) -> alt.Chart:
         base.mark_rect()
         .encode(
             color=alt.Color("share of true class:Q", scale=alt.Scale(scheme="purples", domain=[0, 1]),
-                            legend=alt.Legend(title="share of the true class", format=".0%", orient="bottom", gradientLength=160)),
+                            legend=scale_legend("share of the true class", ".0%", [0, 0.25, 0.5, 0.75, 1], orient="bottom")),
             opacity=alt.condition(cell, alt.value(1.0), alt.value(0.45)),
             tooltip=[alt.Tooltip("true:N"), alt.Tooltip("predicted:N"), alt.Tooltip("count:Q", format=","),
                      alt.Tooltip("share of true class:Q", format=".1%")],
@@ -408,7 +418,7 @@ def matrix_heatmap(frame: pd.DataFrame, title: str, row_title: str, column_title
                 axis=alt.Axis(labelOverlap=False) if rows <= 16 else alt.Axis(values=list(range(0, rows, 8))),
             ),
             color=alt.Color("value:Q", scale=alt.Scale(scheme=DIVERGING, domain=[-limit, limit], domainMid=0),
-                            legend=alt.Legend(title=title, format=".3f", orient="right")),
+                            legend=scale_legend(title, ".3~g", [-limit, -limit / 2, 0.0, limit / 2, limit], orient="right")),
             tooltip=tooltip,
         )
         .properties(height=28 * rows if rows <= 16 else 320, width="container")

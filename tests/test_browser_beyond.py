@@ -63,6 +63,18 @@ def assert_no_exception(page, where: str) -> None:
     assert boxes.count() == 0, f"{where}: exception box(es) shown: {boxes.all_inner_texts()}"
 
 
+def assert_paint_follows_the_address(page) -> None:
+    """Every chart still paints once the address changes without a redraw (every step and run rewrites it):
+    Vega's SVG gradients are painted through url(<the address>#id), which then points at another document and
+    draws nothing (a legend's colour bar vanished, leaving its labels)."""
+    page.evaluate("() => history.replaceState(null, '', location.pathname + location.search + '&moved=1')")
+    stale = page.evaluate(
+        """() => Array.from(document.querySelectorAll('[data-testid=stVegaLiteChart] svg [fill^="url("]'))
+                 .map(e => e.getAttribute('fill')).filter(f => !f.includes(location.href.split('#')[0]))"""
+    )
+    assert stale == [], f"chart paint that points at an earlier address: {stale[:3]}"
+
+
 def button(page, key: str):
     """A keyed button. Streamlit 1.67 draws a button that has help text twice (one copy hidden): the visible one."""
     return page.locator(f".st-key-{key} button >> visible=true").first
@@ -294,6 +306,9 @@ def test_a_confusion_cell_shows_its_images(server, pages, fashion):
     assert images.count() == shown
     assert all(images.nth(i).evaluate("e => e.complete && e.naturalWidth > 0") for i in range(shown)), "an example image did not load"
     assert_no_exception(page, "confusion cell")
+    assert_paint_follows_the_address(page)
+    legend = chart.locator(".role-legend")
+    assert legend.count() == 1 and legend.locator(".role-legend-symbol path").count() >= 5, "the legend has no swatches"
     log.assert_clean("confusion cell")
 
 
@@ -452,6 +467,7 @@ def test_every_layer_now_and_since_a_point(server, pages):
     set_number(page, "layers_since", 2)
     page.get_by_text("From point 2 to point 3 (where you are):").wait_for()
     assert page.locator(f"{MAIN} [data-testid=stVegaLiteChart]").count() == 4
+    assert_paint_follows_the_address(page)
     assert_no_exception(page, "every layer")
     log.assert_clean("every layer")
 
