@@ -20,14 +20,18 @@ st.caption(
     "single steps on the **Train one step** page carry on from the same model, and the **History** page can go back."
 )
 c1, c2, c3 = st.columns(3, vertical_alignment="bottom")
-batch_size = c1.selectbox("Batch size", [16, 32, 64, 128, 256, 512], index=2, key="run_batch")
+# Defaults through Session State, not the widgets' own: the router keeps these keys when another page runs
+# (ui.router.KEPT_WIDGETS), so a learner who looks at the History page comes back to the same plan.
+for key, default in (("run_batch", 64), ("run_unit", "epochs"), ("run_epochs", 1), ("run_batches", 100)):
+    st.session_state.setdefault(key, default)
+batch_size = c1.selectbox("Batch size", [16, 32, 64, 128, 256, 512], key="run_batch")
 per_epoch = batches_per_epoch(data.size("train"), batch_size)
 unit = c2.radio("Train for", ["epochs", "batches"], horizontal=True, key="run_unit")
 if unit == "epochs":
-    amount = c3.number_input("Epochs", 1, MAX_RUN_BATCHES // 938, 1, key="run_epochs")
+    amount = c3.number_input("Epochs", 1, MAX_RUN_BATCHES // 938, key="run_epochs")
     batches = min(int(amount) * per_epoch, MAX_RUN_BATCHES)
 else:
-    batches = int(c3.number_input("Batches", 1, MAX_RUN_BATCHES, 100, key="run_batches"))
+    batches = int(c3.number_input("Batches", 1, MAX_RUN_BATCHES, key="run_batches"))
 opt = "Adam" if s.optimizer == "adam" else "SGD"
 st.markdown(
     f"**{batches:,} batches** of {batch_size} ({batches / per_epoch:.2f} epochs of {data.size('train'):,} images) · "

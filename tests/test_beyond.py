@@ -270,3 +270,20 @@ def test_a_progress_file_with_a_run_loads_through_the_sidebar(real_data):
     assert same_state(learner_state(other.session_state.learner), learner_state(at.session_state.learner))
     flat = {k: v[-1] if isinstance(v, list) else v for k, v in other.query_params.items()}
     assert flat["steps"] == f"r64x30x{record.seed}"  # and the address bar now replays it
+
+
+def test_the_training_plan_is_kept_across_pages(real_data):
+    at = modern_app()
+    page(at, "training")
+    at.selectbox(key="run_batch").select(128)
+    at.number_input(key="run_epochs").set_value(5).run()
+    assert "**2,345 batches** of 128" in at.markdown[0].value or any("**2,345 batches** of 128" in m.value for m in at.markdown)
+    page(at, "history")
+    page(at, "training")
+    assert at.selectbox(key="run_batch").value == 128 and at.number_input(key="run_epochs").value == 5
+    assert not at.warning  # no "created with a default value but also had its value set via the Session State API"
+    at.radio(key="run_unit").set_value("batches").run()
+    at.number_input(key="run_batches").set_value(7).run()
+    page(at, "predict")
+    page(at, "training")
+    assert at.radio(key="run_unit").value == "batches" and at.number_input(key="run_batches").value == 7

@@ -25,6 +25,8 @@ from ui import warmup
 
 # Presenter mode: everything a size larger (Streamlit sizes text in rem), no toolbar. The header stays:
 # it holds the button that opens the sidebar, where presenter mode is switched off again.
+KEPT_WIDGETS = ("run_batch", "run_unit", "run_epochs", "run_batches")  # Train many steps' plan, across pages
+
 PRESENTER_CSS = """<style>
 html { font-size: 20px; }
 [data-testid="stToolbar"], [data-testid="stDecoration"] { display: none; }
@@ -91,6 +93,10 @@ def run() -> None:
             st.warning(data.notice, icon=":material/dataset:")
         for notice in st.session_state.pop("url_notices", []):
             st.info(notice, icon=":material/link:")
+    # Streamlit forgets a widget's value once a run does not draw it (another page): these plans are kept.
+    for key in KEPT_WIDGETS:
+        if key in st.session_state:
+            st.session_state[key] = st.session_state[key]
     token = _ROUTING.set(True)
     try:
         page.run()
