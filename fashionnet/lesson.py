@@ -10,9 +10,10 @@ from dataclasses import dataclass
 
 import torch
 
-from fashionnet.learner import Learner
+from fashionnet.learner import ImageRef, Learner
 from fashionnet.model import to_input
-from fashionnet.report import torch_printout
+from fashionnet.report import count, torch_printout
+from fashionnet.settings import LESSON
 
 LESSON_NET = """Net(
   (W1): Linear(in_features=784, out_features=64, bias=True)
@@ -136,26 +137,24 @@ def matches(cell_index: int, live: str) -> bool | None:
     return cell.printed in live
 
 
-def why_differs(cell_index: int, learner: Learner, selection) -> str:
+def why_differs(cell_index: int, learner: Learner, selection: ImageRef) -> str:
     """Why the learner's live output differs from what the lesson printed: what is not as in the lesson."""
-    from fashionnet.settings import LESSON
-
     reasons = []
     s = learner.settings
+    stepped = any(c.runs_step for c in CELLS[:cell_index])  # the lesson printed this after its one step
     if (s.seed, s.activation, s.scale_inputs, s.optimizer) != (LESSON.seed, LESSON.activation, LESSON.scale_inputs, LESSON.optimizer):
         reasons.append("your settings are not the Lesson preset's")
-    elif s.lr != LESSON.lr and any(c.runs_step for c in CELLS[:cell_index]):
+    elif s.lr != LESSON.lr and stepped:
         reasons.append(f"your learning rate is {s.lr:g}, and the lesson's printed output comes from lr {LESSON.lr:g} (see step 4)")
-    if (selection.split, selection.index) != ("train", 0):
+    if selection != ImageRef("train", 0):
         reasons.append("the selected image is not training image 0")
-    stepped = any(c.runs_step for c in CELLS[:cell_index])  # the lesson printed this after its one step
     taken = learner.cursor
     if stepped and taken == 0:
         reasons.append("the step has not been taken yet: go Back to step 6 and press **Run this cell**")
     elif stepped and taken > 1:
         reasons.append(f"{taken} steps have been taken, and the lesson printed this after exactly one")
     elif not stepped and taken:
-        reasons.append(f"your model has taken {taken} step{'s' * (taken != 1)}, and the lesson printed this before any")
+        reasons.append(f"your model has taken {count(taken, 'step')}, and the lesson printed this before any")
     elif stepped and taken == 1 and learner.history[0].ref != selection:
         reasons.append("the step was taken on another image than training image 0")
     if not reasons:

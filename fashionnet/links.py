@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from fashionnet.learner import MAX_RUN_BATCHES, ImageRef, RunRecord, RunSpec, StepRecord
+from fashionnet.report import count
 from fashionnet.settings import ACTIVATIONS, LESSON, OPTIMIZERS, Settings
 
 MAX_PARAM_CHARS = 40  # longer than any valid value; longer ones are not echoed back to the page
@@ -96,7 +97,7 @@ def parse_settings(params: Mapping[str, str | list[str]]) -> tuple[Settings, lis
 
 
 def _setting_words(field: str, value: object) -> str:
-    """A setting's value as the sidebar says it (``scale`` 0/1 as off/on, the optimizer by its name)."""
+    """A setting's value as the sidebar says it (inputs 0–1 or 0–255 (raw), the optimizer by its name)."""
     if field == "scale_inputs":
         return "inputs 0–1" if value else "inputs 0–255 (raw)"
     if field == "optimizer":
@@ -185,8 +186,7 @@ def link_params(selection: ImageRef, settings: Settings, records: list[StepRecor
     if too_many or None in tokens:
         why = "too many for a link" if too_many else "some were taken on your own photo, which a link cannot carry"
         holds = "settings and image" if "split" in params else "settings"
-        entries = f"{len(records):,} history {'entry' if len(records) == 1 else 'entries'}"
-        return params, f"The link holds your {holds}, not your {entries} ({why}): save a progress file."
+        return params, f"The link holds your {holds}, not your {count(len(records), 'history entry')} ({why}): save a progress file."
     params["steps"] = ".".join(tokens)
     return params, None
 

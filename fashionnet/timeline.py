@@ -7,6 +7,7 @@ import torch
 
 from fashionnet.data import CLASSES
 from fashionnet.learner import Learner, RunRecord, StepRecord, TrainingRun
+from fashionnet.report import count
 
 _WHERE = {"train": "training", "test": "test"}
 
@@ -28,8 +29,8 @@ def replay_note(learner: Learner, point: int) -> str | None:
     steps = len(records) - len(runs)
     if not runs and steps <= 100:
         return None
-    parts = [f"{len(runs)} training run{'s' * (len(runs) != 1)} ({sum(r.batches for r in runs):,} batches)"] if runs else []
-    parts += [f"{steps:,} single step{'s' * (steps != 1)}"] if steps else []
+    parts = [f"{count(len(runs), 'training run')} ({sum(r.batches for r in runs):,} batches)"] if runs else []
+    parts += [count(steps, "single step")] if steps else []
     return f"Training {' and '.join(parts)} again, exactly as before, to reach point {point}…"
 
 

@@ -80,17 +80,17 @@ else:
                 st.caption("Running the cell again takes another step; the lesson's next printout is after exactly one.")
     if step == last and (r := learner.last_report) is not None:
         st.info(report.first_entry_callout(r))
-    if step == last and lesson.first_step_explained(learner):
-        st.markdown(
-            "**Why every entry moved by the same amount:** Adam's first step moves each weight by the learning rate, "
-            "in the direction that lowers the loss, however big or small its gradient. **Why whole rows moved "
-            "together:** for one image, the gradient of entry (i, j) is the error of layer-3 unit i times the output "
-            "of layer-2 unit j; the sigmoid outputs are all positive, so every entry in a row gets the same sign."
-        )
-    elif step == last and learner.last_report is not None:
-        st.markdown(
-            "The lesson explains Adam's **first** step (every entry moves by the learning rate). This was step "
-            f"{learner.last_report.record.number} of your model"
-            + (" with SGD, which moves each entry by lr × its gradient" if learner.settings.optimizer == "sgd" else "")
-            + ": **Why it moved** explains this step's numbers entry by entry."
-        )
+        if lesson.first_step_explained(learner):
+            st.markdown(
+                "**Why every entry moved by the same amount:** Adam's first step moves each weight by the learning rate, "
+                "in the direction that lowers the loss, however big or small its gradient. **Why whole rows moved "
+                "together:** for one image, the gradient of entry (i, j) is the error of layer-3 unit i times the output "
+                "of layer-2 unit j; the sigmoid outputs are all positive, so every entry in a row gets the same sign."
+            )
+        else:
+            st.markdown(
+                f"The lesson explains Adam's **first** step (every entry moves by the learning rate). This was step "
+                f"{r.record.number} of your model"
+                + (" with SGD, which moves each entry by lr × its gradient" if learner.settings.optimizer == "sgd" else "")
+                + ": **Why it moved** explains this step's numbers entry by entry."
+            )

@@ -23,10 +23,10 @@ from fashionnet.links import link_params, parse_extras, parse_lesson_step, parse
 from fashionnet.ripple import ProbeSet, probe_set
 from ui import warmup
 
-# Presenter mode: everything a size larger (Streamlit sizes text in rem), no toolbar. The header stays:
-# it holds the button that opens the sidebar, where presenter mode is switched off again.
 KEPT_WIDGETS = ("run_batch", "run_unit", "run_epochs", "run_batches")  # Train many steps' plan, across pages
 
+# Presenter mode: everything a size larger (Streamlit sizes text in rem), no toolbar. The header stays:
+# it holds the button that opens the sidebar, where presenter mode is switched off again.
 PRESENTER_CSS = """<style>
 html { font-size: 20px; }
 [data-testid="stToolbar"], [data-testid="stDecoration"] { display: none; }
