@@ -44,6 +44,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable
 from contextlib import ExitStack
@@ -338,9 +339,31 @@ def bare_page_session(args, server: StreamlitServer, clicks: int) -> list[dict]:
     return results
 
 
+class LoopThread:
+    """An event loop running in its own thread for the whole bench; ``run(coro)`` waits for a coroutine on it.
+
+    The websocket sessions live on it, so they answer the server's keepalive pings while the Chromium and
+    AppTest rounds run (a round took 49 s on a slower machine: with the loop standing still the server closed
+    the sessions after its 20 s ping timeout)."""
+
+    def __enter__(self) -> LoopThread:
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, name="anchor-bench-loop", daemon=True)
+        self.thread.start()
+        return self
+
+    def run(self, coro):
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result()
+
+    def __exit__(self, *exc) -> None:
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join()
+        self.loop.close()
+
+
 async def open_sessions(servers: dict[str, StreamlitServer]) -> dict[str, StreamlitSession]:
     """One websocket session per throwaway server, its first run done (the torch pages import torch in it)."""
-    # keepalive off: this process's event loop stands still while the Chromium and AppTest rounds run.
+    # The client's own pings off (the server's pings are answered: the loop runs in its own thread, LoopThread).
     sessions = {
         name: StreamlitSession(ws_url=f"ws://127.0.0.1:{server.port}/_stcore/stream", page="", keepalive=False)
         for name, server in servers.items()
@@ -428,7 +451,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"machine: {machine_line()}", flush=True)
     m = Measured()
     started = time.perf_counter()
-    with tempfile.TemporaryDirectory(prefix="anchor-bench-") as tmp, asyncio.Runner() as loop, ExitStack() as stack:
+    with tempfile.TemporaryDirectory(prefix="anchor-bench-") as tmp, LoopThread() as loop, ExitStack() as stack:
         roots = write_pages(Path(tmp))
         workers = {"plain": Worker("plain PyTorch", "plain")}
         for page in ("bare", "torch"):  # AppTest runs no post-run GC: one process per page, both GC modes
@@ -493,7 +516,7 @@ def plain_round(m: Measured, worker: Worker, sizes: Sizes) -> None:
     m.notes |= {"threads": answer["threads"], "data": answer["data"]}
 
 
-def server_round(m: Measured, loop: asyncio.Runner, sessions: dict[str, StreamlitSession], clicks: int) -> None:
+def server_round(m: Measured, loop: LoopThread, sessions: dict[str, StreamlitSession], clicks: int) -> None:
     for name, ms in loop.run(server_clicks(sessions, clicks)).items():
         m.add(f"server {name}", ms)
 

@@ -12,7 +12,10 @@ learner built, the first page's draws made once, data read; seconds from the ser
 
 ``--baseline REF`` (repeatable) runs the code of a git commit (``git archive REF`` into ``.cache/startup-baseline/``,
 with its own cache folder) in the same run, its rounds interleaved with this tree's, so both see the
-same load: the before/after figures of record come from one run.
+same load: the before/after figures of record come from one run. ``--python NAME=PATH`` (repeatable) runs this
+tree with another interpreter in the same way, e.g. a virtual environment with PyTorch's CPU-only wheel (the
+Dockerfile's) against the CUDA build that PyPI's Linux ``torch`` is; that interpreter needs the app's packages
+but not torchvision (the data come from the cache folder this tree's interpreter fills).
 
 Then ``python -X importtime`` of what the first script run imports (``ui.router``: streamlit, torch,
 altair, pandas...), summed per top-level package, and the data load on its own.
@@ -21,6 +24,7 @@ Run from the project root::
 
     python bench/startup_bench.py                        # 3 rounds
     python bench/startup_bench.py --rounds 5 --baseline main
+    python bench/startup_bench.py --rounds 5 --python cpu-wheel=/tmp/cpuvenv/bin/python
 """
 
 from __future__ import annotations
@@ -67,10 +71,10 @@ def baseline_tree(ref: str) -> Path:
     return folder
 
 
-def one_round(browser, tree: Path, cache_dir: str) -> dict[str, float]:
+def one_round(browser, tree: Path, cache_dir: str, python: str = sys.executable) -> dict[str, float]:
     port = free_port()
     env = {**os.environ, "STREAMLIT_BROWSER_GATHER_USAGE_STATS": "false", "PYTHONUNBUFFERED": "1", "FASHIONNET_CACHE_DIR": cache_dir}
-    cmd = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port), "--server.address", "127.0.0.1",
+    cmd = [python, "-m", "streamlit", "run", "app.py", "--server.port", str(port), "--server.address", "127.0.0.1",
            "--server.headless", "true"]  # fmt: skip
     page = browser.new_page(viewport={"width": 1280, "height": 800})
     log = tempfile.TemporaryFile()  # noqa: SIM115 - closed in the finally below
@@ -158,10 +162,10 @@ def import_times(module: str = "ui.router") -> tuple[float, list[tuple[str, floa
     return total / 1e6, [(n, us / 1e6) for n, us in direct.most_common(8)], [(n, us / 1e6) for n, us in nested.most_common(6)]
 
 
-def data_load_seconds(tree: Path = ROOT, cache_dir: str | None = None) -> float:
+def data_load_seconds(tree: Path = ROOT, cache_dir: str | None = None, python: str = sys.executable) -> float:
     code = "import time, fashionnet.data as d; t = time.perf_counter(); d.load_fashion_mnist(); print(time.perf_counter() - t)"
     env = {**os.environ, **({"FASHIONNET_CACHE_DIR": cache_dir} if cache_dir else {})}
-    out = subprocess.run([sys.executable, "-c", code], cwd=tree, capture_output=True, text=True, env=env)
+    out = subprocess.run([python, "-c", code], cwd=tree, capture_output=True, text=True, env=env)
     return float(out.stdout.strip().splitlines()[-1])
 
 
@@ -181,23 +185,33 @@ def main(argv: list[str] | None = None) -> int:
         default=[],
         help="also run the code of this git commit, rounds interleaved (e.g. main); repeatable",
     )
+    parser.add_argument(
+        "--python",
+        metavar="NAME=PATH",
+        action="append",
+        default=[],
+        help="also run this tree with another Python interpreter (e.g. a venv with the CPU-only torch wheel), interleaved; repeatable",
+    )
     args = parser.parse_args(argv)
     print(f"machine: {machine_line()}", flush=True)
     cache = os.environ["FASHIONNET_CACHE_DIR"]
     trees = {}
     for ref in args.baseline:  # each its own cache folder: the trees' caches may differ in format
         tree = baseline_tree(ref)
-        trees[ref] = (tree, f"{cache}-{tree.name}")
-    trees["this tree"] = (ROOT, cache)
-    data_s = {name: [data_load_seconds(tree, c)] for name, (tree, c) in trees.items()}  # the first also fills the cache
+        trees[ref] = (tree, f"{cache}-{tree.name}", sys.executable)
+    trees["this tree"] = (ROOT, cache, sys.executable)
+    for spec in args.python:  # this tree's cache: filled by this interpreter's first load just below
+        name, _, path = spec.partition("=")
+        trees[name] = (ROOT, cache, path)  # this tree, that interpreter
+    data_s = {name: [data_load_seconds(tree, c, py)] for name, (tree, c, py) in trees.items()}  # the first also fills the cache
     results: dict[str, list[dict[str, float]]] = {name: [] for name in trees}
     with chromium() as browser:
         for i in range(args.rounds):
-            for name, (tree, c) in trees.items():
-                results[name].append(one_round(browser, tree, c))
+            for name, (tree, c, py) in trees.items():
+                results[name].append(one_round(browser, tree, c, py))
                 print(f"  round {i + 1} {name}: prediction shown at {results[name][-1]['prediction shown']:.2f} s", flush=True)
-    for name, (tree, c) in trees.items():
-        data_s[name] += [data_load_seconds(tree, c) for _ in range(2)]
+    for name, (tree, c, py) in trees.items():
+        data_s[name] += [data_load_seconds(tree, c, py) for _ in range(2)]
     med = {name: medians(rounds) for name, rounds in results.items()}
     names = list(trees)
     lines = [
