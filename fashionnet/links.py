@@ -46,12 +46,11 @@ def parse_selection(params: Mapping[str, str | list[str]], sizes: Mapping[str, i
         if negative:
             last = sizes[split] - 1
             notices.append(f"The link's image index {_shown(raw)} is below 0: {split} images are 0 to {last:,}; showing image 0.")
-        elif not (text.isascii() and text.isdigit() and len(text) <= 9):
+        elif not (text.isascii() and text.isdigit()):
             notices.append(f"The link's image index {_shown(raw)} is not a whole number; showing image 0.")
-        elif int(text) >= sizes[split]:
-            notices.append(
-                f"The link asks for {split} image {int(text):,}, but that set has images 0 to {sizes[split] - 1:,}; showing image 0."
-            )
+        elif len(text) > 9 or int(text) >= sizes[split]:  # (a long run of digits is shown as it is, not converted)
+            asked = f"{int(text):,}" if len(text) <= 9 else _shown(raw)
+            notices.append(f"The link asks for {split} image {asked}, but that set has images 0 to {sizes[split] - 1:,}; showing image 0.")
         else:
             index = int(text)
     return ImageRef(split, index), notices

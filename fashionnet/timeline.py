@@ -21,6 +21,17 @@ def describe(record: StepRecord | RunRecord) -> tuple[str, str, str]:
     return "one step", where, CLASSES[record.label]
 
 
+def taken(records, noun: str = "step") -> str:
+    """What these history entries trained, in words: '3 steps' when all are single steps (``noun`` names them then),
+    else '6 single steps and 2 training runs (1,801 batches)': a training run is many steps, not one."""
+    runs = [r for r in records if isinstance(r, RunRecord)]
+    steps = len(records) - len(runs)
+    if not runs:
+        return count(steps, noun)
+    parts = [count(steps, "single step")] if steps else []
+    return " and ".join([*parts, f"{count(len(runs), 'training run')} ({sum(r.batches for r in runs):,} batches)"])
+
+
 def replay_note(learner: Learner, point: int) -> str | None:
     """What going to ``point`` trains again, in words, when it is more than a moment's work (a training run, or
     more than 100 single steps: the history keeps a few snapshots, see ``HISTORY_BUDGET``); else None."""

@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from fashionnet import lesson, report
+from fashionnet import lesson, report, timeline
 from fashionnet.data import CLASSES
 from fashionnet.learner import ImageRef, StepRefused
 from fashionnet.settings import LESSON, Settings
@@ -26,6 +26,20 @@ def fresh(lr: float) -> None:
     st.session_state.cfg_lr = lr
 
 
+def fresh_button(label: str, key: str, lr: float, **kwargs) -> None:
+    """Start a fresh Lesson model; with a history to lose, it asks first (as the sidebar's Reset does)."""
+    entries = len(learner.history)
+    if not entries:
+        st.button(label, key=key, on_click=fresh, args=(lr,), **kwargs)
+        return
+    with st.popover(label, **kwargs):
+        st.markdown(
+            f"This discards your **{report.count(entries, 'history entry')}** for good. To keep them, download a progress "
+            "file under **Save and resume** in the sidebar first."
+        )
+        st.button(f"Discard {report.count(entries, 'entry')} and start fresh", key=key, type="primary", on_click=fresh, args=(lr,))
+
+
 def run_step() -> None:
     ref = st.session_state.selection
     try:
@@ -45,8 +59,9 @@ sel = st.session_state.selection
 image, label = image_of(data, sel)
 if step == 0:
     st.caption("The lesson writes “$.05$ percent” and “$.95$ percent”; it means a 5 % and a 95 % chance.")
-    st.caption(f"Your model now: {learner.steps_taken} steps taken, on {sel.split} image #{sel.index} ({CLASSES[label]}).")
-    st.button("Start from a fresh Lesson model on training image 0", key="lesson_fresh", on_click=fresh, args=(LESSON.lr,), type="primary")
+    now = timeline.taken(learner.history[: learner.cursor])
+    st.caption(f"Your model now: {now} taken, on {sel.split} image #{sel.index} ({CLASSES[label]}).")
+    fresh_button("Start from a fresh Lesson model on training image 0", "lesson_fresh", LESSON.lr, type="primary")
     st.caption("This replaces your model with the Lesson preset from seed 0; the steps you took are discarded.")
 else:
     # Code, then output, each full width: PyTorch's printouts are 80 characters wide.
@@ -67,8 +82,8 @@ else:
     if step == 3 and (note := report.lr_discrepancy(learner.settings)):
         st.info(note)
         with st.container(horizontal=True):
-            st.button("Fresh model with lr 0.0005 (the code)", key="lesson_lr_code", on_click=fresh, args=(report.LESSON_CODE_LR,))
-            st.button("Fresh model with lr 0.005 (the output)", key="lesson_lr_output", on_click=fresh, args=(report.LESSON_OUTPUT_LR,))
+            fresh_button("Fresh model with lr 0.0005 (the code)", "lesson_lr_code", report.LESSON_CODE_LR)
+            fresh_button("Fresh model with lr 0.005 (the output)", "lesson_lr_output", report.LESSON_OUTPUT_LR)
         st.caption("Either button starts a fresh Lesson model on training image 0; your steps are discarded.")
     if cell.runs_step:
         st.button("Run this cell: loss.backward(); adam.step()", key="lesson_run", on_click=run_step, type="primary")

@@ -27,8 +27,6 @@ st.caption(
     "image the way the dataset was made: greyscale, the background made dark, the item trimmed, its longer side scaled "
     "to 28 pixels and centred. Nothing is stored: the photo stays in this browser session only."
 )
-if message := ss.pop("photo_message", None):
-    st.success(message, icon=":material/check_circle:")
 source = st.radio("Photo from", ["a file", "the camera"], horizontal=True, key="photo_source")
 if source == "a file":
     upload = st.file_uploader(
@@ -65,9 +63,11 @@ right.image(photo_png(photo.image, 10), caption="As the network sees it: 28 × 2
 if photo.notes:
     st.markdown("**What was changed:** " + "; ".join(photo.notes) + ".")
 prediction = learner.predict(photo.image)
+true_class = CLASSES.index(ss.photo_label) if ss.get("photo_label") in CLASSES else None
 st.markdown(f"#### The network (after {report.count(learner.steps_taken, 'history entry')}) says: {CLASSES[prediction.predicted]}")
 st.altair_chart(
-    charts.probabilities(report.probabilities_frame(prediction, None), dark=st.context.theme.type == "dark"),
+    # The true class is marked once the learner has said what it is (the select box below).
+    charts.probabilities(report.probabilities_frame(prediction, true_class), dark=st.context.theme.type == "dark"),
     key="photo_probs",
     width="stretch",
 )
@@ -82,6 +82,9 @@ st.button(
     icon=":material/check:",
     help="Predict and Train one step then use it; the image picker lists it as 'Your photo'.",
 )
+if message := ss.pop("photo_message", None):  # beside the button that was pressed
+    st.success(message, icon=":material/check_circle:")
+    st.page_link("pages/train.py", label="Train one step on it", icon=":material/play_arrow:")
 st.caption(
     "A link or a reload cannot rebuild steps taken on your photo (the photo is not in the link): once you train on it, "
     "keep your work with **Save and resume → Download progress** in the sidebar."

@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from fashionnet import charts, report
+from fashionnet import charts, report, timeline
 from ui.router import ensure_routed, shared_data
 from ui.widgets import image_of, pick_image, show_image
 
@@ -38,4 +38,5 @@ with st.expander("Raw numbers: logits and probabilities"):
         },
         key="logits_table",
     )
-st.caption(f"After {learner.steps_taken} training steps. Go to **Train one step** to change the weights with this image.")
+done = timeline.taken(learner.history[: learner.cursor], "training step")
+st.caption(f"After {done}. Go to **Train one step** to change the weights with this image.")

@@ -85,6 +85,7 @@ if isinstance(latest, RunRecord):
             key="run_evals",
             column_config={
                 "epoch": st.column_config.NumberColumn(format="%.2f"),
+                "batches": st.column_config.NumberColumn(format="localized"),
                 "train accuracy": st.column_config.NumberColumn(format="percent"),
                 "test accuracy": st.column_config.NumberColumn(format="percent"),
             },

@@ -184,8 +184,13 @@ def test_own_photo_is_converted_predicted_and_trained_on(real_data):
     at.file_uploader(key="photo_file").set_value(("my-shoe.jpg", photo_jpeg(real_data, 0), "image/jpeg")).run()
     assert not at.exception and not at.error
     assert "light background" in " ".join(m.value for m in at.markdown)
+    assert {r["role"] for r in chart_rows(at)} == {"predicted", "other"}  # no true class until the learner says it
     at.selectbox(key="photo_label").select(CLASSES[int(real_data.test_labels[0])]).run()
+    assert {r["class"] for r in chart_rows(at) if "true" in r["role"]} == {CLASSES[int(real_data.test_labels[0])]}
     at.button(key="use_photo").click().run()
+    # Said beside the button, with the way on to train on it.
+    (said,) = [s.value for s in at.success]
+    assert said.startswith("Your photo is now the selected image") and at.get("page_link")[0].proto.label == "Train one step on it"
     image, label = at.session_state.photo
     assert at.session_state.selection == ImageRef("photo", 0) and label == int(real_data.test_labels[0])
     page(at, "train").button(key="train_step").click().run()
@@ -287,3 +292,50 @@ def test_the_training_plan_is_kept_across_pages(real_data):
     page(at, "predict")
     page(at, "training")
     assert at.radio(key="run_unit").value == "batches" and at.number_input(key="run_batches").value == 7
+
+
+def test_a_training_run_is_not_counted_as_one_step(real_data):
+    """A history of single steps and training runs is told as such on every page that counts it (the words come
+    from the records: 2 single steps and one run of 20 batches)."""
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
+    at.query_params["steps"] = "t0.r64x20x0.t0"
+    at.run()
+    done = "2 single steps and 1 training run (20 batches)"
+    assert f"Rebuilt your model from this link: {done} replayed." in [i.value for i in at.info]
+    assert any(c.value.startswith(f"After {done}.") for c in at.caption)
+    page(at, "train")
+    assert any(f"Trained so far: {done}; history point 3 of 3" in m.value for m in at.markdown)
+    at.button(key="undo_step").click().run()
+    assert any("Trained so far: 1 single step and 1 training run (20 batches); history point 2 of 3" in m.value for m in at.markdown)
+    at.button(key="undo_step").click().run()
+    assert any("Steps taken: 1 (history: 3)" in m.value for m in at.markdown)
+    page(at, "lesson")
+    assert any(c.value.startswith("Your model now: 1 step taken, on train image #0") for c in at.caption)
+    assert timeline.taken([]) == "0 steps"
+
+
+def test_the_step_shown_says_which_image_it_trained_on_once_another_is_chosen(real_data):
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120).run()
+    page(at, "train")
+    at.button(key="train_step").click().run()
+    assert not [c.value for c in at.caption if "trained on" in c.value]  # the image above is the step's
+    at.number_input(key="pick_index").set_value(6).run()
+    expected = f"Step 1 trained on training #0 ({CLASSES[real_data.image('train', 0)[1]]}), not on the image above"
+    assert any(c.value.startswith(expected) for c in at.caption), [c.value for c in at.caption]
+    at.button(key="train_step").click().run()
+    assert not [c.value for c in at.caption if "trained on" in c.value]
+
+
+def test_the_shared_link_leaves_presenter_mode_in_the_instructors_tab(real_data):
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
+    at.query_params.update({"steps": "t0", "present": "1", "pin": "5,7"})
+    at.run()
+    at.session_state["share_open"] = True
+    at.run()
+    (link,) = [c.value for c in at.sidebar.code]
+    assert "steps=t0" in link and "present" not in link and "pin" not in link, link
+    assert any("Presenter mode is not in this link" in c.value for c in at.sidebar.caption)
+    assert at.query_params["present"] in ("1", ["1"]) and at.query_params["pin"] in ("5,7", ["5,7"])  # the tab keeps it
+    at.session_state["presenter"], at.session_state["pin_on"] = False, False
+    at.run()
+    assert not any("Presenter mode is not in this link" in c.value for c in at.sidebar.caption)

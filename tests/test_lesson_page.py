@@ -109,3 +109,23 @@ def test_the_first_steps_explanation_shows_for_the_lessons_step(real_data):
     assert any("Why every entry moved by the same amount" in m.value for m in at.markdown)
     learner = Learner(LESSON)
     assert not lesson.first_step_explained(learner)  # no step yet
+
+
+def test_a_fresh_lesson_model_asks_first_when_there_is_a_history_to_lose(real_data):
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
+    at.query_params["steps"] = "t0.t0"
+    at.run()
+    at.switch_page("pages/lesson.py").run()
+    assert len(at.session_state.learner.history) == 2
+    # The button that discards sits in a popover that says what it discards; the popover alone changes nothing.
+    popover = next(b for b in at.get("popover") if b.proto.popover.label == "Start from a fresh Lesson model on training image 0")
+    assert "discards your **2 history entries** for good" in popover.markdown[0].value
+    confirm = at.button(key="lesson_fresh")
+    assert confirm.label == "Discard 2 entries and start fresh"
+    at.run()
+    assert len(at.session_state.learner.history) == 2
+    confirm.click().run()
+    assert not at.exception
+    assert len(at.session_state.learner.history) == 0 and at.session_state.learner.settings == LESSON
+    # With nothing to lose it is a plain button again.
+    assert at.button(key="lesson_fresh").label == "Start from a fresh Lesson model on training image 0"

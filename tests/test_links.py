@@ -77,6 +77,15 @@ def test_notices_say_values_as_the_app_shows_them():
     """A notice names what the link asked for and what is used instead in the app's own words (not Python's)."""
     _, notices = parse_selection({"index": "-1"}, SIZES)
     assert notices == [f"The link's image index `-1` is below 0: train images are 0 to {SIZES['train'] - 1:,}; showing image 0."]
+    # A whole number too large is out of range, however many digits it has; only text that is no number is "not a whole number".
+    last = f"{SIZES['test'] - 1:,}"
+    for index, asked in (("10000", "10,000"), ("999999999", "999,999,999"), ("99999999999999999999", "`99999999999999999999`")):
+        ref, notices = parse_selection({"split": "test", "index": index}, SIZES)
+        assert ref.index == 0
+        assert notices == [f"The link asks for test image {asked}, but that set has images 0 to {last}; showing image 0."]
+    for index in ("1.5", "1e3", "seven", "٣"):
+        _, notices = parse_selection({"index": index}, SIZES)
+        assert notices == [f"The link's image index `{index}` is not a whole number; showing image 0."]
     for name, value, used in (("scale", "2", "inputs 0–255 (raw)"), ("opt", "rmsprop", "Adam"), ("lr", "1e9", "0.005")):
         _, notices = parse_settings({name: value})
         assert notices == [f"The link's {name} `{value}` is not valid; using {used}."]

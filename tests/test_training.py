@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+import pandas as pd
 import pytest
 import torch
 
@@ -140,3 +141,23 @@ def test_redo_over_a_run_restores_its_snapshot_instead_of_training_it_again(real
     learner.goto(2)  # and past it, replaying only the single step
     learner.goto(1)
     assert same_state(learner_state(learner), after_run)
+
+
+@pytest.mark.parametrize(("low", "high"), [(0.1986, 0.1997), (0.80, 0.86), (0.7012, 0.7066), (0.5, 0.5)])
+def test_accuracy_axis_labels_its_ticks_distinctly(low, high):
+    """The accuracy chart's axis has enough decimals that no two of its ticks read the same (a stopped run measured
+    19.86-19.97 %: with whole percents both ticks read "20%")."""
+    import numpy as np
+
+    from fashionnet import charts
+
+    frame = pd.DataFrame({"epoch": [0.5, 1.0], "batches": [469, 938], "train accuracy": [low, high], "test accuracy": [high, low]})
+    spec = charts.accuracy_lines(frame).to_dict()
+    fmt = spec["encoding"]["y"]["axis"]["format"]
+    decimals = int(fmt[1])
+    span = max(high - low, 1e-9)
+    step = 10 ** np.floor(np.log10(span / 5))  # Vega's ticks: a "nice" step near a fifth of the span, 1, 2 or 5 times a power of 10
+    step = next(m * step for m in (1, 2, 5, 10) if span / (m * step) <= 6)
+    ticks = np.arange(np.ceil(low / step) * step, high + step / 2, step)
+    labels = [f"{t:.{decimals}%}" for t in ticks]
+    assert len(set(labels)) == len(labels), (fmt, labels)

@@ -14,7 +14,7 @@ from urllib.parse import urlencode
 
 import streamlit as st
 
-from fashionnet import progress, report
+from fashionnet import progress, report, timeline
 from fashionnet import settings as cfg
 from fashionnet.data import CLASSES, FashionData, load_early_or_now
 from fashionnet.learner import ImageRef, Learner, RunSpec, StepRefused
@@ -23,14 +23,18 @@ from fashionnet.links import link_params, parse_extras, parse_lesson_step, parse
 from fashionnet.ripple import ProbeSet, probe_set
 from ui import warmup
 
+PRESENTER_PARAMS = ("present", "pin")  # in the address bar, not in the shared link
+
 KEPT_WIDGETS = ("run_batch", "run_unit", "run_epochs", "run_batches")  # Train many steps' plan, across pages
 
 # Presenter mode: everything a size larger (Streamlit sizes text in rem), no toolbar. The header stays:
-# it holds the button that opens the sidebar, where presenter mode is switched off again.
+# it holds the button that opens the sidebar, where presenter mode is switched off again. Code keeps about its
+# usual size (15 px): PyTorch's printouts are 80 characters wide, and larger they wrapped at 1280 px.
 PRESENTER_CSS = """<style>
 html { font-size: 20px; }
 [data-testid="stToolbar"], [data-testid="stDecoration"] { display: none; }
 [data-testid="stMainBlockContainer"] { padding-top: 1.5rem; max-width: 96%; }
+[data-testid="stCode"] code { font-size: 0.75rem; }
 </style>"""
 
 # True while the router runs a page in this script run. A context variable, not session state: a page
@@ -132,7 +136,7 @@ def _init_session(data: FashionData) -> None:
     settings, more = parse_settings(params)
     steps, even_more = parse_steps(params, sizes)
     ss.learner = Learner(settings)
-    replayed = 0
+    replayed = 0  # history entries replayed
     for n, ref in enumerate(steps, start=1):  # replaying the link's steps rebuilds its exact weights
         try:
             if isinstance(ref, RunSpec):
@@ -151,7 +155,7 @@ def _init_session(data: FashionData) -> None:
     ss.pin_on = pin is not None
     ss.pin_row, ss.pin_col = pin or (0, 0)
     # A reload or a restarted server starts a new session: say the model came back from the address bar.
-    rebuilt = [f"Rebuilt your model from this link: {replayed} step{'s' * (replayed != 1)} replayed."] if replayed else []
+    rebuilt = [f"Rebuilt your model from this link: {timeline.taken(ss.learner.history)} replayed."] if replayed else []
     ss.url_notices = rebuilt + notices + more + even_more + lesson_notices + presenter_notices + parse_extras(params)
     _load_settings_fields(ss.learner.settings)
 
@@ -347,7 +351,10 @@ def _live_share() -> None:
             duration="long",
         )
     st.session_state.link_notice_shown = link_notice is not None
-    query = urlencode(wanted)
+    # Presenter mode and its pinned entry stay in this tab's address (a reload keeps them), not in the link shared
+    # with learners: they would all open the projector's view.
+    presenting = {k: wanted[k] for k in PRESENTER_PARAMS if k in wanted}
+    query = urlencode({k: v for k, v in wanted.items() if k not in presenting})
     # Both are built only while open (opening one reruns this fragment): a step does not resend what nobody looks at.
     share = st.expander(
         "Share this state",
@@ -361,6 +368,8 @@ def _live_share() -> None:
         if not link_notice:
             share.caption("This link rebuilds your exact weights in any browser: settings, image and every step.")
         share.code((st.context.url or "").split("?")[0] + (f"?{query}" if query else ""), language=None, wrap_lines=True)
+        if presenting:
+            share.caption("Presenter mode is not in this link: learners who open it get the usual view. This tab's address keeps it.")
         if link_notice:
             share.warning(link_notice)
     # The expander's icon turns to a warning when the address bar cannot rebuild the history.

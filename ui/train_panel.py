@@ -15,7 +15,7 @@ from typing import NamedTuple
 
 import streamlit as st
 
-from fashionnet import charts, explain, export, layerviews, quiz, report, ripple
+from fashionnet import charts, explain, export, layerviews, quiz, report, ripple, timeline
 from fashionnet.data import CLASSES, FashionData
 from fashionnet.learner import NothingToUndo, StepRefused
 from ui.router import rerun_live, shared_data, shared_probe
@@ -89,7 +89,8 @@ def move(name: str) -> None:
     had_step = learner.last_report is not None
     try:
         getattr(learner, name)()
-        st.session_state.step_message = f"Back at step {learner.steps_taken}: weights and optimizer state restored exactly."
+        where = "Back at" if name == "undo" else "Forward again to"
+        st.session_state.step_message = f"{where} step {learner.steps_taken}: weights and optimizer state restored exactly."
     except NothingToUndo as err:
         st.session_state.step_message = str(err)
     rerun_step(had_step)
@@ -163,6 +164,14 @@ def top(data: FashionData) -> None:
         actions(data)
 
 
+def taken_line(learner) -> str:
+    """'Steps taken: 3 (history: 5)'; with a training run among them, what they trained in words (a run is not a step)."""
+    done = learner.history[: learner.cursor]
+    if any(r.kind == "run" for r in done):
+        return f"Trained so far: {timeline.taken(done)}; history point {learner.cursor} of {len(learner.history)}"
+    return f"Steps taken: {learner.steps_taken} (history: {len(learner.history)})"
+
+
 @st.fragment(key="train_actions")
 def actions(data: FashionData) -> None:
     """What the network thinks of the image now, the step count, and Train one step, Undo and Redo."""
@@ -170,10 +179,7 @@ def actions(data: FashionData) -> None:
     image, label = image_of(data, st.session_state.selection)
     # One element for the sentence and the count (each element costs every click ~0.5 ms on the server
     # and more in the browser: docs/performance.md).
-    st.markdown(
-        f"**Now:** {report.prediction_sentence(learner.predict(image), label)}\n\n"
-        f":small[:gray[Steps taken: {learner.steps_taken} (history: {len(learner.history)})]]"
-    )
+    st.markdown(f"**Now:** {report.prediction_sentence(learner.predict(image), label)}\n\n:small[:gray[{taken_line(learner)}]]")
     with st.container(horizontal=True, gap="small"):
         st.button("Train one step", key="train_step", type="primary", on_click=train, icon=":material/play_arrow:")
         st.button("Undo", key="undo_step", on_click=move, args=("undo",), disabled=learner.steps_taken == 0, icon=":material/undo:")
@@ -255,6 +261,9 @@ def numbers() -> None:
             help=f"Exactly {exact}. Pin another entry in the sidebar's Presenter mode.",
         )
     st.subheader(f"Step {r.number}: what changed")
+    if r.ref != st.session_state.selection:  # another image was chosen since: say which one this step trained on
+        _, where, label = timeline.describe(r)
+        st.caption(f"Step {r.number} trained on {where} ({label}), not on the image above; the next step trains on the one above.")
     numbers = st.container(horizontal=True, gap="medium")  # one block for the three numbers: fewer elements per step
     loss_change = f"{r.loss_after - r.loss_before:+.4f}"
     numbers.metric("Loss", f"{r.loss_after:.4f}", f"{loss_change} (was {r.loss_before:.4f})", **report.metric_arrow(loss_change, "inverse"))
