@@ -8,7 +8,8 @@ the fragment the button reruns (as the Train page's panel is), with values that 
   Train one step does, with a sidebar fragment ``S``), which makes a second script run;
 - ``30 markdown outside``: 30 lines of text drawn by full runs only (a click does not resend them);
 - ``30 markdown inside``: the same 30 lines inside the fragment, resent on every click;
-- ``data grid``: ``st.dataframe`` of 12 rows x 5 columns with single-row selection (the most-moved table);
+- ``data grid``: ``st.dataframe`` of 12 rows x 5 columns with single-row selection (the most-moved table), with a
+  new key on every click (as the Train page's: a new step starts with no row selected) and with the same key;
 - ``static table``: ``st.table`` of 13 rows x 3 columns of text (the entry's story);
 - ``3 metrics``: three ``st.metric`` in one horizontal container (loss, probability, share moved);
 - ``picture``: ``st.image`` of a 384 x 384 PNG data URL with a caption (W3's change);
@@ -92,6 +93,12 @@ VARIANTS = {  # name -> (callback line, code drawn by full runs only, code insid
         'st.dataframe(pd.DataFrame(rng.normal(size=(12, 5)), columns=list("abcde")), hide_index=True, key=f"grid{n}",\n'
         '                 on_select="rerun", selection_mode="single-row", height=35 * 13 + 3)',
     ),
+    "data grid, the same key every click": (
+        "",
+        "",
+        'st.dataframe(pd.DataFrame(rng.normal(size=(12, 5)), columns=list("abcde")), hide_index=True, key="grid",\n'
+        '                 on_select="rerun", selection_mode="single-row", height=35 * 13 + 3)',
+    ),
     "static table, 13 x 3": (
         "",
         "",
@@ -130,7 +137,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="one round of 5 clicks per page")
     parser.add_argument("--rounds", type=int, help="rounds (each times every page once); default 3, --quick 1")
     parser.add_argument("--clicks", type=int, help="timed clicks per page and round; default 10, --quick 5")
+    parser.add_argument("--only", nargs="+", metavar="WORD", help="only the pages whose names hold one of these words (and the bare page)")
     args = parser.parse_args(argv)
+    if args.only:
+        keep = [name for k, name in enumerate(VARIANTS) if k == 0 or any(word in name for word in args.only)]
+        for name in [n for n in VARIANTS if n not in keep]:
+            del VARIANTS[name]
     rounds, clicks = args.rounds or (1 if args.quick else 3), args.clicks or (5 if args.quick else 10)
     print(f"machine: {machine_line()}", flush=True)
     started = time.perf_counter()

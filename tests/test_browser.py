@@ -541,6 +541,23 @@ def test_click_a_table_row_or_a_chart_cell_to_explain_it(server, pages, real_dat
     shown = page.locator(PICTURE).get_attribute("alt")
     assert f"W3[{row}, {col}] outlined" in shown, f"the picture does not mark the explained entry: {shown!r}"
     assert (row, col) == (int(third["row"]), int(third["column"])), "the explained entry is not the table's third row"
+    assert learner_rows.locator("[aria-selected=true]").count() == 1  # (glide's accessible copy of the grid)
+
+    # The next step's table is the same grid with new rows (one key for every step): it starts with no row
+    # selected, and a click on its third row explains the new step's third entry.
+    train_step(page)
+    assert learner_rows.locator("[aria-selected=true]").count() == 0, "the new step's table kept the old step's selection"
+    again = Learner()
+    for _ in range(2):
+        step = again.train_step(*real_data.image("train", 0))
+    third = report.top_moves(step, 12).iloc[2]
+    learner_rows.scroll_into_view_if_needed()
+    box = learner_rows.bounding_box()
+    rerun_and_wait(page, lambda: page.mouse.click(box["x"] + 12, box["y"] + 35 + 35 * 2.5))
+    row = int(page.locator(".st-key-explain_row input").input_value())
+    col = int(page.locator(".st-key-explain_col input").input_value())
+    assert (row, col) == (int(third["row"]), int(third["column"])), "the second step's third row did not explain its entry"
+    page.get_by_text(f"W3[{row}, {col}] before the step").wait_for(state="attached")
 
     # The interactive chart: switched on, a click on a cell explains that entry.
     rerun_and_wait(page, lambda: page.locator(".st-key-w3_interactive label").click())
