@@ -376,8 +376,12 @@ def timeline(long: pd.DataFrame) -> alt.Chart:
     size_domain = _tick_domain(long.loc[long["panel"] == "update size", "value"], SIZE_TICKS, from_zero=True)
     loss_ticks = [t for t in LOSS_TICKS if loss_domain[0] <= t <= loss_domain[1]]
     size_ticks = [t for t in SIZE_TICKS if size_domain[0] <= t <= size_domain[1]]
+    # Both panels over the same points, from the start (0) to the last, half a point of room at each end for the bars
+    # (left to Vega, the line's axis ran 1-8 and the bars' 0-9 for the same 8 entries).
+    last = int(long["point"].max()) if len(long) else 1
     base = alt.Chart(long).encode(
-        x=alt.X("point:Q", title="history point", axis=alt.Axis(tickMinStep=1, format="d")),
+        x=alt.X("point:Q", title="history point", scale=alt.Scale(domain=[-0.5, last + 0.5], nice=False, zero=False),
+                axis=alt.Axis(tickMinStep=1, format="d")),
         tooltip=[alt.Tooltip("point:Q"), alt.Tooltip("kind:N"), alt.Tooltip("image:N"), alt.Tooltip("class:N"),
                  alt.Tooltip("measure:N"), alt.Tooltip("value:Q", format=".4f"), alt.Tooltip("undone:N")],
     )  # fmt: skip
@@ -397,7 +401,7 @@ def timeline(long: pd.DataFrame) -> alt.Chart:
         base.transform_filter("datum.panel == 'update size'")
         .mark_bar()
         .encode(
-            y=alt.Y("value:Q", title="update size (log scale)", scale=alt.Scale(type="symlog", constant=0.001, domain=size_domain),
+            y=alt.Y("value:Q", title="update size (log scale, from 0)", scale=alt.Scale(type="symlog", constant=0.001, domain=size_domain),
                     axis=alt.Axis(values=size_ticks, format=".6~g")),
             color=alt.Color("kind:N", scale=alt.Scale(domain=["one step", "training run"], range=["#1b7837", "#9e9e9e"]),
                             legend=alt.Legend(title=None, orient="bottom")),

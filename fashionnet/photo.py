@@ -272,6 +272,9 @@ def _on_white(im: Image.Image, source_mode: str, notes: list[str]) -> Image.Imag
     return white
 
 
+FAINT_BELOW = 96  # a converted item whose brightest pixel is below this is hard to see (Fashion-MNIST's items reach 255)
+
+
 def _fashion_mnist(grey: Image.Image, notes: list[str]) -> torch.Tensor:
     """A greyscale photo (at most WORK_SIDE) as Fashion-MNIST's (28, 28) uint8, following the dataset's steps."""
     values = np.asarray(grey, dtype=np.float64)  # (H, W) 0..255
@@ -311,7 +314,13 @@ def _fashion_mnist(grey: Image.Image, notes: list[str]) -> torch.Tensor:
     canvas.paste(small, ((29 - size[0]) // 2, (29 - size[1]) // 2))
     # The dataset sharpened with a Gaussian of radius 1; done on the canvas, the outline against black sharpens too.
     canvas = canvas.filter(ImageFilter.UnsharpMask(radius=1, percent=50, threshold=0))
-    return torch.from_numpy(np.array(canvas, dtype=np.uint8))  # (28, 28)
+    out = np.array(canvas, dtype=np.uint8)
+    if (brightest := int(out.max())) < FAINT_BELOW:
+        notes.append(
+            f"the item differs little from its background (its brightest pixel is {brightest} of 255), so it stays faint, "
+            "as it would in Fashion-MNIST: a background of another brightness shows it better"
+        )
+    return torch.from_numpy(out)  # (28, 28)
 
 
 def _ring(values: np.ndarray, k: int) -> np.ndarray:

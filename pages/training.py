@@ -16,7 +16,8 @@ st.title("Train many steps")
 st.caption(
     "Mini-batch training on the whole training set, from your model as it is now, with your optimizer and learning rate. "
     "Each epoch shows every training image once, in a new shuffled order. Stop, or opening another page while it "
-    "trains, ends the run and keeps what was trained so far; "
+    "trains, ends the run and keeps what was trained so far (a reload or a closed tab does not: the address bar gets "
+    "the run when it ends); "
     "single steps on the **Train one step** page carry on from the same model, and the **History** page can go back."
 )
 c1, c2, c3 = st.columns(3, vertical_alignment="bottom")

@@ -98,6 +98,17 @@ def test_bright_item_on_black_is_used_as_it_is():
     assert mean_abs_diff(bright_on_black.image, dark_on_white.image) < 2
 
 
+def test_a_light_item_on_a_transparent_background_is_said_to_be_faint():
+    """A light-grey shirt cut out on transparency: put on white and inverted, as the dataset's pipeline would, it comes
+    out dim; the notes say so (and why) instead of leaving the learner with a near-black picture."""
+    shirt = picture("RGBA", background=(0, 0, 0, 0), item=(230, 230, 230, 255))
+    photo = convert_photo(encode(shirt, "PNG"), "shirt.png")
+    assert int(photo.image.max()) < 96
+    (said,) = [n for n in photo.notes if "stays faint" in n]
+    assert f"its brightest pixel is {int(photo.image.max())} of 255" in said
+    assert not any("faint" in n for n in convert_photo(encode(picture().convert("RGB"), "PNG")).notes)  # a dark item on white
+
+
 def test_grainy_backdrop_still_trims_to_the_item():
     clean = convert_photo(encode(picture(), "PNG"))
     rng = np.random.default_rng(0)

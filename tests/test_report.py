@@ -161,6 +161,8 @@ def test_history_chart_labels_the_range_of_its_values(real_data, lr):
         assert scale["domain"] == [min(ticks), max(ticks)]
         assert min(ticks) <= values.min() and max(ticks) >= values.max(), (panel, values.min(), values.max())
         assert ticks == sorted(ticks) and len(set(ticks)) == len(ticks) and len(ticks) >= 2
+        # both panels run over the same points, from the start to the last entry
+        assert chart["encoding"]["x"]["scale"]["domain"] == [-0.5, len(learner.history) + 0.5]
 
 
 def test_a_change_that_rounds_to_zero_gets_no_arrow():
