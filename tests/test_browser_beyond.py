@@ -434,6 +434,26 @@ def test_reset_asks_before_it_discards_the_history(server, pages):
     log.assert_clean("reset asks first")
 
 
+def test_the_lesson_pages_fresh_model_asks_first_and_the_shared_link_leaves_presenter_mode(server, pages):
+    page, log = pages.open(server.url("/lesson?steps=t0.t1&present=1"))
+    wait_history_point(page, 2, 2)
+    page.locator(f"{MAIN} [data-testid=stPopoverButton]").filter(has_text="Start from a fresh Lesson model").click()
+    panel = page.locator("[data-testid=stPopoverBody]")
+    panel.get_by_text("This discards your 2 history entries for good").wait_for()
+    assert history_point(page) == (2, 2), "opening the popover discarded something"
+    rerun_and_wait(page, lambda: panel.get_by_role("button", name="Discard 2 entries and start fresh").click())
+    wait_history_point(page, 0, 0)
+    page.get_by_text("Your model now: 0 steps taken, on train image #0").wait_for()
+    # With nothing to lose it is a plain button; presenter mode stays in this tab's address, not in the shared link.
+    assert page.locator(f"{MAIN} .st-key-lesson_fresh button").is_visible()
+    assert "present=1" in page.url
+    test_browser.open_sidebar_section(page, "Share this state")
+    link = page.locator(f"{SIDEBAR} [data-testid=stCode]").first.inner_text()
+    assert "present" not in link and link.startswith(server.url("/lesson")), link
+    page.get_by_text("Presenter mode is not in this link").wait_for()
+    log.assert_clean("lesson page asks first")
+
+
 # --- 4. every layer ------------------------------------------------------------------------------------
 
 
