@@ -14,7 +14,7 @@ from safetensors.torch import save as st_save
 
 from conftest import learner_state, same_state
 from fashionnet import progress
-from fashionnet.learner import ImageRef, Learner
+from fashionnet.learner import ImageRef, Learner, RunSpec
 from fashionnet.settings import LESSON, MODERN
 
 pytestmark = pytest.mark.realdata
@@ -115,3 +115,69 @@ def test_settings_round_trip(real_data):
     learner.train_step(*real_data.image("train", 3))
     loaded = progress.loads(progress.dumps(learner))
     assert loaded.settings == learner.settings and same_state(learner_state(loaded), learner_state(learner))
+
+
+SAVE_ELSEWHERE = """
+import sys
+from fashionnet import progress
+from fashionnet.data import load_fashion_mnist
+from fashionnet.learner import ImageRef, Learner, RunSpec
+from fashionnet.settings import LESSON
+data = load_fashion_mnist()
+learner = Learner(LESSON)
+for i in range(30):
+    learner.train_step(*data.image("train", i), ImageRef("train", i))
+learner.train_run(data, RunSpec(64, 20, 7))
+learner.goto(25)
+open(sys.argv[1], "wb").write(progress.dumps(learner))
+"""
+
+
+def test_a_file_saved_with_other_arithmetic_is_trained_again_here_and_says_so(real_data, tmp_path):
+    """Another server's CPU kernels round differently (here: ATen forced to its DEFAULT kernels in the saving process),
+    and training amplifies that: such a file's weights cannot be checked bit for bit. It loads by training its history
+    again, like a link, with a note; the same file claiming this server's arithmetic is still checked, and refused."""
+    import subprocess
+    import sys
+
+    from conftest import ROOT
+
+    path = tmp_path / "elsewhere.safetensors"
+    env = {**os.environ, "ATEN_CPU_CAPABILITY": "default", "PYTHONPATH": str(ROOT)}
+    subprocess.run([sys.executable, "-c", SAVE_ELSEWHERE, str(path)], env=env, cwd=ROOT, check=True, timeout=300)
+    data = path.read_bytes()
+    theirs = _meta(data)["arithmetic"]
+    if theirs == progress.arithmetic():
+        pytest.skip(f"this machine's own kernels are the DEFAULT ones ({theirs}): nothing differs")
+    assert theirs.endswith("DEFAULT kernels"), theirs
+
+    learner, note = progress.loads_with_note(data, real_data)
+    here = Learner(LESSON)  # the same history, trained on this server
+    for i in range(30):
+        here.train_step(*real_data.image("train", i), ImageRef("train", i))
+    here.train_run(real_data, RunSpec(64, 20, 7))
+    here.goto(25)
+    assert same_state(learner_state(learner), learner_state(here))
+    assert (learner.cursor, len(learner.history)) == (25, 31) and learner.history[-1].kind == "run"
+    saved_weights = st_load(data)
+    apart = max(float((v - saved_weights[f"weights.{k}"]).abs().max()) for k, v in learner.net.state_dict().items())
+    assert apart > 0, "the two arithmetics gave the same bits: the test shows nothing"
+    assert note.startswith(f"It was saved on a server that computes differently ({theirs}; this one: {progress.arithmetic()})")
+    assert f"up to {apart:.4g} from the saved ones" in note
+    # Claiming this server's arithmetic, the same file must reproduce its weights bit for bit: it does not, so it is refused.
+    with pytest.raises(progress.ProgressError, match="does not reproduce its weights"):
+        progress.loads(rewrite(data, meta_changes={"arithmetic": progress.arithmetic()}), real_data)
+    # A file of this server's own arithmetic loads exactly, with no note.
+    again, none = progress.loads_with_note(progress.dumps(here), real_data)
+    assert none is None and same_state(learner_state(again), learner_state(here))
+
+    # Through the sidebar, as a learner loads it: the model is this server's replay, and the message says why.
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
+    at.session_state["save_open"] = True  # "Save and resume" is built only while open
+    at.run()
+    at.sidebar.get("file_uploader")[0].set_value(("elsewhere.safetensors", data, "application/octet-stream")).run()
+    (said,) = [s.value for s in at.sidebar.success]
+    assert said == f"Loaded `elsewhere.safetensors`: step 25 of 31. {note}"
+    assert same_state(learner_state(at.session_state.learner), learner_state(here))

@@ -206,14 +206,15 @@ def _load_progress(key: str) -> None:
         return
     try:
         with st.spinner("Checking the file by replaying its history…", show_time=True):
-            learner = progress.loads(upload.getvalue(), shared_data())
+            learner, note = progress.loads_with_note(upload.getvalue(), shared_data())
     except progress.ProgressError as err:
         st.session_state.progress_message = ("error", f"{_code(upload.name)} was not loaded: {err} Your model is unchanged.")
         return
     st.session_state.learner = learner
     _load_settings_fields(learner.settings)
     st.session_state.uploads = st.session_state.get("uploads", 0) + 1  # a fresh, empty uploader
-    st.session_state.progress_message = ("success", f"Loaded {_code(upload.name)}: step {learner.steps_taken} of {len(learner.history)}.")
+    loaded = f"Loaded {_code(upload.name)}: step {learner.steps_taken} of {len(learner.history)}."
+    st.session_state.progress_message = ("success", loaded + (f" {note}" if note else ""))
     st.rerun()  # a new model: the whole app, not only the sidebar's fragment the uploader sits in
 
 
