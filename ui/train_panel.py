@@ -310,7 +310,8 @@ def numbers() -> None:
         # halved what the grid costs a click (docs/performance.md). A new step starts with no row selected.
         key = "moved_table"
         if (shown := st.session_state.get("moved_table_of")) is None or shown() is not step:
-            st.session_state[key] = {"selection": {"rows": [], "columns": [], "cells": []}}
+            if (st.session_state.get(key) or {}).get("selection", {}).get("rows"):  # only then: setting it costs a click ~2 ms
+                st.session_state[key] = {"selection": {"rows": [], "columns": [], "cells": []}}
             st.session_state.moved_table_of = weakref.ref(step)  # holds no report: a dead reference is no step
         st.dataframe(
             top,
