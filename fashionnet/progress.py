@@ -93,7 +93,12 @@ def loads_with_note(data: bytes, dataset: FashionData | None = None) -> tuple[Le
         raise ProgressError("The file is empty.")
     if len(data) > MAX_BYTES:
         raise ProgressError(f"The file is {len(data):,} bytes; a progress file is at most {MAX_BYTES:,}.")
-    if data[:2] in (b"\x80\x02", b"\x80\x03", b"\x80\x04", b"\x80\x05") or data[:4] == b"PK\x03\x04":
+    # A safetensors file starts with its header's length (8 bytes, little-endian) and the header's "{": a length of
+    # 0x380 or 0x480 bytes starts with a pickle's magic (80 03, 80 04) too, so the magic alone refused good files.
+    # (Nothing is ever unpickled: this only picks the message.)
+    looks_like_safetensors = data[8:9] == b"{"
+    pickle_or_zip = data[:2] in (b"\x80\x02", b"\x80\x03", b"\x80\x04", b"\x80\x05") or data[:4] == b"PK\x03\x04"
+    if pickle_or_zip and not looks_like_safetensors:
         raise ProgressError("This is a pickle or a zip (for example a torch.save file), not a progress file. It was not opened.")
     meta, tensors = _read(data)
     if meta.get("format") != FORMAT:
