@@ -121,9 +121,9 @@ VARIANTS = {  # name -> (callback line, code drawn by full runs only, code insid
 }
 
 
-def write_pages(folder: Path) -> dict[str, Path]:
+def write_pages(folder: Path, variants: dict[str, tuple[str, str, str]]) -> dict[str, Path]:
     roots = {}
-    for k, (name, (callback, outside, inside)) in enumerate(VARIANTS.items()):
+    for k, (name, (callback, outside, inside)) in enumerate(variants.items()):
         root = folder / f"page{k}"
         (root / ".streamlit").mkdir(parents=True)
         (root / ".streamlit" / "config.toml").write_text(CONFIG.format(gc="false"))
@@ -139,22 +139,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--clicks", type=int, help="timed clicks per page and round; default 10, --quick 5")
     parser.add_argument("--only", nargs="+", metavar="WORD", help="only the pages whose names hold one of these words (and the bare page)")
     args = parser.parse_args(argv)
-    if args.only:
-        keep = [name for k, name in enumerate(VARIANTS) if k == 0 or any(word in name for word in args.only)]
-        for name in [n for n in VARIANTS if n not in keep]:
-            del VARIANTS[name]
+    bare = next(iter(VARIANTS))
+    variants = {n: v for n, v in VARIANTS.items() if n == bare or not args.only or any(word in n for word in args.only)}
     rounds, clicks = args.rounds or (1 if args.quick else 3), args.clicks or (5 if args.quick else 10)
     print(f"machine: {machine_line()}", flush=True)
     started = time.perf_counter()
     page_args = argparse.Namespace(width=1280, height=800, warmup=3)
-    totals: dict[str, list[float]] = {name: [] for name in VARIANTS}
+    totals: dict[str, list[float]] = {name: [] for name in variants}
     with tempfile.TemporaryDirectory(prefix="element-bench-") as tmp:
-        roots = write_pages(Path(tmp))
+        roots = write_pages(Path(tmp), variants)
         for _ in range(rounds):
             for name, root in roots.items():
                 with StreamlitServer(root=root) as server:
                     totals[name] += [r["total"] for r in bare_page_session(page_args, server, clicks)]
-    base = statistics.median(totals[next(iter(VARIANTS))])
+    base = statistics.median(totals[bare])
     heading = f"the bare page plus one element kind, {rounds} rounds x {clicks} clicks, medians"
     print(f"== click-to-paint in Chromium, throwaway pages: {heading} ==")
     for name, values in totals.items():

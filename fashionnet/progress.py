@@ -114,17 +114,26 @@ def loads_with_note(data: bytes, dataset: FashionData | None = None) -> tuple[Le
     exact = saved_with is None or saved_with == arithmetic()  # (files from before the field: this app's own arithmetic)
     _replay(learner, records, dataset, exact)
     learner.goto(cursor)
-    if not exact:
-        apart = max(float((v - tensors[f"weights.{k}"]).abs().max()) for k, v in learner.net.state_dict().items())
-        outcome = "came out exactly the same" if apart == 0 else f"are this server's now (up to {apart:.4g} from the saved ones)"
-        note = (
-            f"It was saved on a server that computes differently ({str(saved_with)[:60]}; this one: {arithmetic()}), so its "
-            f"history was trained again here rather than checked bit for bit. Training amplifies last-bit differences: the "
-            f"weights {outcome}."
-        )
-        if dataset is not None:
-            learner.history = [_dataset_ref(r, dataset) for r in learner.history]
-        return learner, note
+    note = None if exact else _other_arithmetic_note(learner, tensors, saved_with)
+    if exact:
+        _check_state(learner, tensors)
+    if dataset is not None:  # a link replays a step from its reference: keep only those that name the very image here
+        learner.history = [_dataset_ref(r, dataset) for r in learner.history]
+    return learner, note
+
+
+def _other_arithmetic_note(learner: Learner, tensors: dict[str, torch.Tensor], saved_with) -> str:
+    apart = max(float((v - tensors[f"weights.{k}"]).abs().max()) for k, v in learner.net.state_dict().items())
+    outcome = "came out exactly the same" if apart == 0 else f"are this server's now (up to {apart:.4g} from the saved ones)"
+    return (
+        f"It was saved on a server that computes differently ({str(saved_with)[:60]}; this one: {arithmetic()}), so its "
+        f"history was trained again here rather than checked bit for bit. Training amplifies last-bit differences: the "
+        f"weights {outcome}."
+    )
+
+
+def _check_state(learner: Learner, tensors: dict[str, torch.Tensor]) -> None:
+    """The replayed learner's weights and optimizer state are the file's, bit for bit."""
     for k, v in learner.net.state_dict().items():
         if not torch.equal(v, tensors[f"weights.{k}"]):
             raise ProgressError(
@@ -139,9 +148,6 @@ def loads_with_note(data: bytes, dataset: FashionData | None = None) -> tuple[Le
     }
     if saved_opt.keys() != now_opt.keys() or any(not torch.equal(saved_opt[k], now_opt[k]) for k in saved_opt):
         raise ProgressError("The file's optimizer state does not match its history.")
-    if dataset is not None:  # a link replays a step from its reference: keep only those that name the very image here
-        learner.history = [_dataset_ref(r, dataset) for r in learner.history]
-    return learner, None
 
 
 def _dataset_ref(record: StepRecord | RunRecord, dataset: FashionData) -> StepRecord | RunRecord:

@@ -281,6 +281,14 @@ def metric_arrow(shown_change: str, color: str = "normal") -> dict[str, str]:
     return {"delta_color": color}
 
 
+def discard_words(entries: int) -> str:
+    """What a fresh model throws away, asked before it does (the sidebar's Reset, the lesson page's fresh models)."""
+    return (
+        f"This discards your **{count(entries, 'history entry')}** for good. To keep them, download a progress file under "
+        "**Save and resume** in the sidebar first."
+    )
+
+
 def count(n: int, noun: str) -> str:
     """'1 training run', '2 training runs', '1 history entry', '3 history entries'."""
     if n == 1:

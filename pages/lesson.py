@@ -33,10 +33,7 @@ def fresh_button(label: str, key: str, lr: float, **kwargs) -> None:
         st.button(label, key=key, on_click=fresh, args=(lr,), **kwargs)
         return
     with st.popover(label, **kwargs):
-        st.markdown(
-            f"This discards your **{report.count(entries, 'history entry')}** for good. To keep them, download a progress "
-            "file under **Save and resume** in the sidebar first."
-        )
+        st.markdown(report.discard_words(entries))
         st.button(f"Discard {report.count(entries, 'entry')} and start fresh", key=key, type="primary", on_click=fresh, args=(lr,))
 
 

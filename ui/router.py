@@ -136,7 +136,7 @@ def _init_session(data: FashionData) -> None:
     settings, more = parse_settings(params)
     steps, even_more = parse_steps(params, sizes)
     ss.learner = Learner(settings)
-    replayed = 0  # history entries replayed
+    replayed = 0
     for n, ref in enumerate(steps, start=1):  # replaying the link's steps rebuilds its exact weights
         try:
             if isinstance(ref, RunSpec):
@@ -251,10 +251,7 @@ def _reset_box() -> None:
     with st.popover("Reset to the seed", icon=":material/restart_alt:", help="A fresh model from the seed; the steps taken are discarded."):
         entries = len(learner.history)
         if entries:
-            st.markdown(
-                f"This discards your **{report.count(entries, 'history entry')}** for good. To keep them, download a "
-                "progress file under **Save and resume** first."
-            )
+            st.markdown(report.discard_words(entries))
         else:
             st.markdown("Your model is fresh from the seed already: there is no history to discard.")
         st.button(
@@ -354,8 +351,8 @@ def _live_share() -> None:
     st.session_state.link_notice_shown = link_notice is not None
     # Presenter mode and its pinned entry stay in this tab's address (a reload keeps them), not in the link shared
     # with learners: they would all open the projector's view.
-    presenting = {k: wanted[k] for k in PRESENTER_PARAMS if k in wanted}
-    query = urlencode({k: v for k, v in wanted.items() if k not in presenting})
+    presenting = any(k in wanted for k in PRESENTER_PARAMS)
+    query = urlencode({k: v for k, v in wanted.items() if k not in PRESENTER_PARAMS})
     # Both are built only while open (opening one reruns this fragment): a step does not resend what nobody looks at.
     share = st.expander(
         "Share this state",
